@@ -1,0 +1,31 @@
+//! Feeds arbitrary bytes to the frame decoder: it must never panic, never
+//! allocate past the limit, and every frame it accepts must re-encode to a
+//! frame that decodes to the same value.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use sallyport_protocol::version::Preamble;
+use sallyport_protocol::{ControlFrame, DataFrame, FrameCodec};
+
+fn drain<T>(data: &[u8])
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let codec = FrameCodec::<T>::new(64 * 1024);
+    let mut buf = BytesMut::from(data);
+    while let Ok(Some(frame)) = codec.decode(&mut buf) {
+        let again = codec.encode_to_bytes(&frame).expect("a decoded frame re-encodes");
+        let mut again = BytesMut::from(&again[..]);
+        assert_eq!(codec.decode(&mut again).expect("re-decodes"), Some(frame));
+        assert!(again.is_empty());
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(head) = data.first_chunk::<{ Preamble::LEN }>() {
+        let _ = Preamble::decode(head);
+    }
+    drain::<ControlFrame>(data);
+    drain::<DataFrame>(data);
+});

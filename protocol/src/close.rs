@@ -66,6 +66,12 @@ impl CloseCode {
         }
     }
 
+    /// Decodes a QUIC varint error code (62 bits); values beyond `u32` are
+    /// [`CloseCode::Unknown`] with `u32::MAX`.
+    pub fn from_u64(v: u64) -> Self {
+        Self::from_u32(u32::try_from(v).unwrap_or(u32::MAX))
+    }
+
     /// A short lowercase name for logs and metrics labels.
     pub fn as_str(self) -> &'static str {
         match self {

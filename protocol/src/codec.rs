@@ -131,10 +131,8 @@ impl<T: Serialize> FrameCodec<T> {
         let start = dst.len();
         dst.put_u32(0);
         let written = bincode::serde::encode_into_std_write(frame, &mut dst.writer(), config())
-            .map_err(|e| {
-                EncodeError::Serialize {
-                    detail: e.to_string(),
-                }
+            .map_err(|e| EncodeError::Serialize {
+                detail: e.to_string(),
             });
         let len = match written {
             Ok(len) if len <= self.max_len => len,
@@ -195,11 +193,12 @@ impl<T: DeserializeOwned> FrameCodec<T> {
 
 /// Decodes one frame payload (without its length prefix).
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
-    let (value, used) = bincode::serde::decode_from_slice::<T, _>(payload, config()).map_err(
-        |e| DecodeError::Malformed {
-            detail: e.to_string(),
-        },
-    )?;
+    let (value, used) =
+        bincode::serde::decode_from_slice::<T, _>(payload, config()).map_err(|e| {
+            DecodeError::Malformed {
+                detail: e.to_string(),
+            }
+        })?;
     if used != payload.len() {
         return Err(DecodeError::TrailingBytes {
             extra: payload.len() - used,

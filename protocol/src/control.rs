@@ -35,6 +35,20 @@ pub enum ControlFrame {
     GoAway(GoAway),
 }
 
+impl ControlFrame {
+    /// The frame's name, for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ControlFrame::Hello(_) => "Hello",
+            ControlFrame::Welcome(_) => "Welcome",
+            ControlFrame::Reject(_) => "Reject",
+            ControlFrame::Announce(_) => "Announce",
+            ControlFrame::Decision(_) => "Decision",
+            ControlFrame::GoAway(_) => "GoAway",
+        }
+    }
+}
+
 /// What a connector says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {

@@ -51,7 +51,9 @@ pub enum VersionError {
         max: u16,
     },
     /// The ranges do not overlap.
-    #[error("no common protocol version: we speak {ours_min}..={ours_max}, peer speaks {theirs_min}..={theirs_max}")]
+    #[error(
+        "no common protocol version: we speak {ours_min}..={ours_max}, peer speaks {theirs_min}..={theirs_max}"
+    )]
     NoOverlap {
         /// Our minimum.
         ours_min: u16,
@@ -147,9 +149,7 @@ mod tests {
 
     #[test]
     fn preamble_golden_bytes() {
-        let p = Preamble {
-            versions: r(1, 2),
-        };
+        let p = Preamble { versions: r(1, 2) };
         assert_eq!(p.encode(), [b'S', b'P', b'L', b'Y', 0, 1, 0, 2]);
         assert_eq!(Preamble::decode(&p.encode()), Ok(p));
     }

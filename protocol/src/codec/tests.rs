@@ -119,11 +119,11 @@ fn golden_bytes() {
     let bytes = c.encode_to_bytes(&hello()).expect("encodes");
     let expected: &[u8] = &[
         0, 0, 0, 52, // length
-        0, // Hello
+        0,  // Hello
         6, b'h', b'o', b's', b't', b'-', b'1', // label
         25, b's', b'a', b'l', b'l', b'y', b'p', b'o', b'r', b't', b'-', b'c', b'o', b'n', b'n',
         b'e', b'c', b't', b'o', b'r', b'/', b'0', b'.', b'1', b'.', b'0', // software
-        2, // two servers
+        2,    // two servers
         9, b'c', b'o', b'n', b't', b'r', b'a', b'c', b't', b's', 0, // contracts, stdio
         4, b'w', b'i', b'k', b'i', 1, // wiki, http
     ];
@@ -181,7 +181,12 @@ fn encoder_refuses_oversized_frame_and_leaves_buffer_untouched() {
 #[test]
 fn garbage_is_malformed() {
     let c = FrameCodec::<ControlFrame>::default();
-    for payload in [&[0xffu8][..], &[], &[0, 200], &[5, 0xff, 0xff, 0xff, 0xff, 0x0f]] {
+    for payload in [
+        &[0xffu8][..],
+        &[],
+        &[0, 200],
+        &[5, 0xff, 0xff, 0xff, 0xff, 0x0f],
+    ] {
         let mut buf = BytesMut::new();
         buf.put_u32(payload.len() as u32);
         buf.extend_from_slice(payload);

@@ -1,0 +1,120 @@
+//! The Sallyport connector: the private side of the tunnel.
+//!
+//! It runs beside private MCP servers, dials *out* to one or more relays
+//! over mutually-authenticated QUIC ([`run`]), offers the servers named in
+//! its [`config`], and keeps each link up with keep-alives and jittered
+//! exponential [`backoff`]. It never listens for inbound connections.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod envsubst;
+pub mod error;
+mod link;
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use quinn::VarInt;
+use sallyport_protocol::control::{Hello, ServerOffer, Transport};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+pub use cli::ConnectorArgs;
+pub use config::Config;
+pub use error::{ConfigError, ConnectorError, LinkError};
+
+use crate::config::Upstream;
+use crate::link::LinkSpec;
+
+/// Holds a link to every configured relay until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ConnectorError> {
+    let client_config = quic_client_config(&config)?;
+    let hello = Hello {
+        label: config.label.clone(),
+        software: concat!("sallyport-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
+        servers: config
+            .servers
+            .iter()
+            .map(|s| ServerOffer {
+                name: s.name.clone(),
+                transport: match s.upstream {
+                    Upstream::Stdio { .. } => Transport::Stdio,
+                    Upstream::Http { .. } => Transport::Http,
+                },
+            })
+            .collect(),
+    };
+    let v4 = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+        .map_err(ConnectorError::Socket)?;
+    let mut v6 = None;
+    let tasks = TaskTracker::new();
+    for relay in &config.relays {
+        let wants_v6 = relay.host.parse::<Ipv6Addr>().is_ok();
+        let endpoint = if wants_v6 {
+            match &v6 {
+                Some(e) => Clone::clone(e),
+                None => {
+                    let e = quinn::Endpoint::client(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))
+                        .map_err(ConnectorError::Socket)?;
+                    v6 = Some(e.clone());
+                    e
+                }
+            }
+        } else {
+            v4.clone()
+        };
+        let spec = Arc::new(LinkSpec {
+            relay: relay.clone(),
+            server_name: config
+                .relay_name
+                .clone()
+                .unwrap_or_else(|| relay.host.clone()),
+            endpoint,
+            client_config: client_config.clone(),
+            hello: hello.clone(),
+            timing: config.link,
+        });
+        tasks.spawn(link::maintain(spec, shutdown.clone()));
+    }
+    info!(
+        relays = config.relays.len(),
+        servers = config.servers.len(),
+        label = %config.label,
+        "connector started"
+    );
+    tasks.close();
+    tasks.wait().await;
+    for endpoint in std::iter::once(v4).chain(v6) {
+        endpoint.close(VarInt::from_u32(0), b"connector shutting down");
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
+    }
+    info!("connector stopped");
+    Ok(())
+}
+
+fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorError> {
+    let tls = sallyport_pki::tls::quic_client_config(
+        &config.cert,
+        &config.key,
+        &config.trust_bundle,
+        sallyport_protocol::ALPN,
+    )?;
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| ConnectorError::QuicTls(e.to_string()))?;
+    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    let idle = quinn::IdleTimeout::try_from(config.link.idle_timeout)
+        .map_err(|e| ConnectorError::QuicTls(format!("idle timeout: {e}")))?;
+    transport.max_idle_timeout(Some(idle));
+    transport.keep_alive_interval(Some(config.link.keepalive));
+    // The relay opens one bidirectional stream per relayed request.
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(1024));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    client.transport_config(Arc::new(transport));
+    Ok(client)
+}

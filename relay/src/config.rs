@@ -1,0 +1,250 @@
+//! The relay's configuration file (`relay.toml`).
+//!
+//! Parsing goes `RawConfig` (serde, unknown keys refused) → [`Config`]
+//! (typed, validated), so every typo is reported with its line and column
+//! and nothing half-valid reaches the running relay.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sallyport_pki::identity::SpiffeId;
+use sallyport_protocol::ServerName;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// The validated relay configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This relay's name in logs, `Welcome` frames and audit records.
+    pub name: String,
+    /// The QUIC listener that connectors dial.
+    pub quic: QuicConfig,
+    /// The admin listener (health, readiness, metrics, admin API).
+    pub admin: AdminConfig,
+    /// Which connector identities may serve which servers.
+    pub connectors: Vec<ConnectorGrant>,
+}
+
+/// The QUIC listener.
+#[derive(Debug, Clone)]
+pub struct QuicConfig {
+    /// Address to bind (UDP).
+    pub listen: SocketAddr,
+    /// The relay's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The relay's private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates that connector certificates must chain to (PEM).
+    pub trust_bundle: PathBuf,
+    /// Certificate revocation lists (PEM), if any.
+    pub crl: Option<PathBuf>,
+    /// Most connector links at once; further handshakes are refused.
+    pub max_links: usize,
+    /// Time allowed for the TLS handshake and for the connector's `Hello`.
+    pub handshake_timeout: Duration,
+    /// A link with no traffic (keep-alives included) for this long is dead.
+    pub idle_timeout: Duration,
+    /// On shutdown, how long links may drain after `GoAway`.
+    pub drain_timeout: Duration,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Address to bind (TCP, plain HTTP; keep it on loopback).
+    pub listen: SocketAddr,
+}
+
+/// One `[[connector]]` entry: an identity and the servers it may serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorGrant {
+    /// The connector's SPIFFE id.
+    pub id: SpiffeId,
+    /// Server names it may serve.
+    pub servers: BTreeSet<ServerName>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Option<String>,
+    quic: RawQuic,
+    #[serde(default)]
+    admin: Option<RawAdmin>,
+    #[serde(default, rename = "connector")]
+    connectors: Vec<RawConnector>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuic {
+    listen: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+    trust_bundle: PathBuf,
+    crl: Option<PathBuf>,
+    max_links: Option<usize>,
+    handshake_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnector {
+    id: SpiffeId,
+    servers: Vec<ServerName>,
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative paths inside it are
+    /// resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|e| e.in_file(path))
+    }
+
+    /// Parses config text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: None,
+            message: e.to_string(),
+        })?;
+        Self::from_raw(raw, base)
+    }
+
+    fn from_raw(raw: RawConfig, base: &Path) -> Result<Self, ConfigError> {
+        let q = raw.quic;
+        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        let quic = QuicConfig {
+            listen: q.listen,
+            cert: base.join(q.cert),
+            key: base.join(q.key),
+            trust_bundle: base.join(q.trust_bundle),
+            crl: q.crl.map(|c| base.join(c)),
+            max_links: q.max_links.unwrap_or(10_000),
+            handshake_timeout: ms(q.handshake_timeout_ms, 10_000),
+            idle_timeout: ms(q.idle_timeout_ms, 10_000),
+            drain_timeout: ms(q.drain_timeout_ms, 10_000),
+        };
+        if quic.max_links == 0 {
+            return Err(ConfigError::invalid("quic.max_links must be at least 1"));
+        }
+        if quic.idle_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                "quic.idle_timeout_ms must be at least 1000",
+            ));
+        }
+        let admin = AdminConfig {
+            listen: raw
+                .admin
+                .map(|a| a.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9090))),
+        };
+        let mut connectors: Vec<ConnectorGrant> = Vec::new();
+        for c in raw.connectors {
+            if c.id.connector_name().is_none() {
+                return Err(ConfigError::invalid(format!(
+                    "[[connector]] id {} is not a connector identity (expected spiffe://<trust-domain>/connector/<name>)",
+                    c.id
+                )));
+            }
+            if connectors.iter().any(|g| g.id == c.id) {
+                return Err(ConfigError::invalid(format!(
+                    "[[connector]] id {} is listed twice; merge its servers into one entry",
+                    c.id
+                )));
+            }
+            connectors.push(ConnectorGrant {
+                id: c.id,
+                servers: c.servers.into_iter().collect(),
+            });
+        }
+        Ok(Config {
+            name: raw.name.unwrap_or_else(|| "sallyport-relay".to_owned()),
+            quic,
+            admin,
+            connectors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [quic]
+        listen = "127.0.0.1:4433"
+        cert = "pki/relay.pem"
+        key = "pki/relay.key"
+        trust_bundle = "pki/bundle.pem"
+        crl = "pki/crl.pem"
+
+        [[connector]]
+        id = "spiffe://acme.internal/connector/legal-dc1"
+        servers = ["contracts", "wiki"]
+    "#;
+
+    #[test]
+    fn parses_and_resolves_paths() {
+        let c = Config::parse(MINIMAL, Path::new("/etc/sallyport")).expect("valid");
+        assert_eq!(c.quic.cert, Path::new("/etc/sallyport/pki/relay.pem"));
+        assert_eq!(c.admin.listen, "127.0.0.1:9090".parse().expect("addr"));
+        assert_eq!(c.connectors.len(), 1);
+        assert_eq!(c.connectors[0].servers.len(), 2);
+    }
+
+    #[test]
+    fn typo_names_key_and_line() {
+        let text = MINIMAL.replace("trust_bundle", "trust_bundel");
+        let err = Config::parse(&text, Path::new(".")).expect_err("typo");
+        let msg = err.to_string();
+        assert!(msg.contains("trust_bundel"), "{msg}");
+        assert!(msg.contains("line"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_refused() {
+        for (from, to, needle) in [
+            (
+                "connector/legal-dc1",
+                "client/x",
+                "not a connector identity",
+            ),
+            ("\"wiki\"", "\"Wiki\"", "server name"),
+            ("spiffe://", "https://", "spiffe"),
+            ("127.0.0.1:4433", "127.0.0.1", "socket address"),
+        ] {
+            let text = MINIMAL.replace(from, to);
+            let msg = Config::parse(&text, Path::new("."))
+                .expect_err(needle)
+                .to_string();
+            assert!(msg.contains(needle), "{to}: {msg}");
+        }
+    }
+
+    #[test]
+    fn duplicate_connector_refused() {
+        let text = format!(
+            "{MINIMAL}\n[[connector]]\nid = \"spiffe://acme.internal/connector/legal-dc1\"\nservers = []\n"
+        );
+        let msg = Config::parse(&text, Path::new("."))
+            .expect_err("dup")
+            .to_string();
+        assert!(msg.contains("listed twice"), "{msg}");
+    }
+}

@@ -1,0 +1,24 @@
+//! The Sallyport relay: the public side of the tunnel.
+//!
+//! It accepts mutually-authenticated QUIC links from connectors
+//! ([`server`], [`link`]), decides which servers each connector identity may
+//! serve ([`grants`]), keeps a live [`registry`] of links, and serves health,
+//! readiness, the connector list and [`metrics`] on an [`admin`] listener.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod admin;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod grants;
+mod link;
+pub mod metrics;
+pub mod registry;
+pub mod server;
+
+pub use cli::RelayArgs;
+pub use config::Config;
+pub use error::{ConfigError, RelayError};
+pub use server::{Relay, run};

@@ -1,0 +1,225 @@
+//! The live registry of connector links and the servers each one serves.
+//!
+//! A link task inserts itself when it sends `Welcome` and holds the returned
+//! [`LinkGuard`]; dropping the guard (on any exit path) removes the link.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sallyport_pki::identity::SpiffeId;
+use sallyport_protocol::ServerName;
+use sallyport_protocol::control::{Decision, Refusal};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::metrics::Metrics;
+
+/// A link's id, unique within one relay process.
+pub type LinkId = u64;
+
+/// What the admin API shows about one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkInfo {
+    /// The link's id within this relay.
+    pub link_id: LinkId,
+    /// The SPIFFE id from the connector's certificate.
+    pub identity: String,
+    /// The connector's self-chosen label.
+    pub label: String,
+    /// The connector's software and version.
+    pub software: String,
+    /// The connector's address as seen by the relay.
+    pub remote: SocketAddr,
+    /// The negotiated protocol version.
+    pub protocol_version: u16,
+    /// When the link was established (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub connected_at: OffsetDateTime,
+    /// Servers routed to this link.
+    pub servers: Vec<ServerName>,
+    /// Servers it offered that were refused, with the reason.
+    pub refused: Vec<RefusalInfo>,
+}
+
+/// A refused server, for JSON output.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalInfo {
+    /// The server.
+    pub server: ServerName,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<&Refusal> for RefusalInfo {
+    fn from(r: &Refusal) -> Self {
+        Self {
+            server: r.server.clone(),
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+/// Everything the relay needs about a new link.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    /// Certificate identity.
+    pub identity: SpiffeId,
+    /// Self-chosen label.
+    pub label: String,
+    /// Software and version.
+    pub software: String,
+    /// Peer address.
+    pub remote: SocketAddr,
+    /// Negotiated version.
+    pub protocol_version: u16,
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: LinkInfo,
+}
+
+/// The set of live links.
+#[derive(Debug)]
+pub struct Registry {
+    links: Mutex<HashMap<LinkId, Entry>>,
+    next_id: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl Registry {
+    /// An empty registry that keeps `metrics` up to date.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            links: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<LinkId, Entry>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every critical section is a single insert/remove/update), so a
+        // poisoned lock is safe to keep using.
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a link with its first decision; the link stays registered
+    /// until the returned guard is dropped.
+    pub fn insert(self: &Arc<Self>, link: NewLink, decision: &Decision) -> LinkGuard {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let info = LinkInfo {
+            link_id: id,
+            identity: link.identity.to_string(),
+            label: link.label,
+            software: link.software,
+            remote: link.remote,
+            protocol_version: link.protocol_version,
+            connected_at: OffsetDateTime::now_utc(),
+            servers: decision.accepted.clone(),
+            refused: decision.refused.iter().map(RefusalInfo::from).collect(),
+        };
+        let n = {
+            let mut links = self.lock();
+            links.insert(id, Entry { info });
+            links.len()
+        };
+        self.metrics.set_connectors(n);
+        LinkGuard {
+            registry: Arc::clone(self),
+            id,
+        }
+    }
+
+    /// Replaces a link's server set after an `Announce`.
+    pub fn update(&self, id: LinkId, decision: &Decision) {
+        if let Some(entry) = self.lock().get_mut(&id) {
+            entry.info.servers = decision.accepted.clone();
+            entry.info.refused = decision.refused.iter().map(RefusalInfo::from).collect();
+        }
+    }
+
+    /// Every live link, ordered by id.
+    pub fn snapshot(&self) -> Vec<LinkInfo> {
+        let mut all: Vec<LinkInfo> = self.lock().values().map(|e| e.info.clone()).collect();
+        all.sort_by_key(|l| l.link_id);
+        all
+    }
+
+    /// How many links are live.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no link is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn remove(&self, id: LinkId) {
+        let n = {
+            let mut links = self.lock();
+            links.remove(&id);
+            links.len()
+        };
+        self.metrics.set_connectors(n);
+    }
+}
+
+/// Keeps a link registered; removes it when dropped.
+#[derive(Debug)]
+pub struct LinkGuard {
+    registry: Arc<Registry>,
+    id: LinkId,
+}
+
+impl LinkGuard {
+    /// The registered link's id.
+    pub fn id(&self) -> LinkId {
+        self.id
+    }
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        self.registry.remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_removes_link_and_updates_gauge() {
+        let metrics = Arc::new(Metrics::new());
+        let reg = Arc::new(Registry::new(Arc::clone(&metrics)));
+        let link = NewLink {
+            identity: "spiffe://a.b/connector/x".parse().expect("id"),
+            label: "h".into(),
+            software: "s".into(),
+            remote: "127.0.0.1:1".parse().expect("addr"),
+            protocol_version: 1,
+        };
+        let g1 = reg.insert(link.clone(), &Decision::default());
+        let g2 = reg.insert(link, &Decision::default());
+        assert_ne!(g1.id(), g2.id());
+        assert_eq!(reg.len(), 2);
+        assert!(
+            metrics
+                .encode()
+                .contains("sallyport_connectors_connected 2")
+        );
+        drop(g1);
+        assert_eq!(reg.snapshot().len(), 1);
+        drop(g2);
+        assert!(reg.is_empty());
+        assert!(
+            metrics
+                .encode()
+                .contains("sallyport_connectors_connected 0")
+        );
+    }
+}

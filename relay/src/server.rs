@@ -1,0 +1,205 @@
+//! The relay process: binds its listeners, accepts connector links, serves
+//! the admin API, and drains on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use quinn::VarInt;
+use sallyport_protocol::CloseCode;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::admin::{self, AdminState};
+use crate::config::{Config, QuicConfig};
+use crate::error::RelayError;
+use crate::link::{self, Shared};
+use crate::metrics::{HandshakeOutcome, Metrics};
+use crate::registry::Registry;
+
+/// A relay whose listeners are bound but not yet serving.
+#[derive(Debug)]
+pub struct Relay {
+    shared: Arc<Shared>,
+    endpoint: quinn::Endpoint,
+    admin: TcpListener,
+}
+
+impl Relay {
+    /// Loads the TLS material and binds the QUIC and admin listeners.
+    pub async fn bind(config: Config) -> Result<Self, RelayError> {
+        let server_config = quic_server_config(&config.quic)?;
+        let endpoint =
+            quinn::Endpoint::server(server_config, config.quic.listen).map_err(|source| {
+                RelayError::Bind {
+                    what: "QUIC",
+                    addr: config.quic.listen,
+                    source,
+                }
+            })?;
+        let admin = TcpListener::bind(config.admin.listen)
+            .await
+            .map_err(|source| RelayError::Bind {
+                what: "admin",
+                addr: config.admin.listen,
+                source,
+            })?;
+        let metrics = Arc::new(Metrics::new());
+        let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config: Arc::new(config),
+                registry,
+                metrics,
+            }),
+            endpoint,
+            admin,
+        })
+    }
+
+    /// The bound QUIC address (useful when the config asked for port 0).
+    pub fn quic_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// The bound admin address.
+    pub fn admin_addr(&self) -> std::io::Result<SocketAddr> {
+        self.admin.local_addr()
+    }
+
+    /// The live link registry.
+    pub fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.shared.registry)
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains: every link gets
+    /// `GoAway` and up to `drain_timeout` to finish before the endpoint
+    /// closes.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), RelayError> {
+        let Relay {
+            shared,
+            endpoint,
+            admin,
+        } = self;
+        let draining = Arc::new(AtomicBool::new(false));
+        let admin_stop = CancellationToken::new();
+        let admin_task = tokio::spawn(serve_admin(
+            admin,
+            AdminState {
+                registry: Arc::clone(&shared.registry),
+                metrics: Arc::clone(&shared.metrics),
+                draining: Arc::clone(&draining),
+            },
+            admin_stop.clone(),
+        ));
+        info!(
+            quic_addr = %endpoint.local_addr().map_err(|source| RelayError::Bind { what: "QUIC", addr: shared.config.quic.listen, source })?,
+            relay = %shared.config.name,
+            "relay serving"
+        );
+
+        let links = TaskTracker::new();
+        let link_shutdown = CancellationToken::new();
+        let permits = Arc::new(Semaphore::new(shared.config.quic.max_links));
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                incoming = endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    match Arc::clone(&permits).try_acquire_owned() {
+                        Ok(permit) => {
+                            let shared = Arc::clone(&shared);
+                            let stop = link_shutdown.child_token();
+                            links.spawn(async move {
+                                link::serve(incoming, shared, stop).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            shared.metrics.handshake(HandshakeOutcome::Refused);
+                            warn!(remote = %incoming.remote_address(),
+                                limit = shared.config.quic.max_links,
+                                "link refused: connector link limit reached");
+                            incoming.refuse();
+                        }
+                    }
+                }
+            }
+        }
+
+        info!(links = shared.registry.len(), "relay draining");
+        draining.store(true, Ordering::Relaxed);
+        let refuser = tokio::spawn(refuse_new(endpoint.clone(), Arc::clone(&shared.metrics)));
+        link_shutdown.cancel();
+        links.close();
+        let grace = shared.config.quic.drain_timeout + Duration::from_secs(1);
+        if tokio::time::timeout(grace, links.wait()).await.is_err() {
+            warn!("links still open after the drain timeout; closing them");
+        }
+        refuser.abort();
+        endpoint.close(
+            VarInt::from_u32(CloseCode::GoingAway.to_u32()),
+            b"relay shutting down",
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+        admin_stop.cancel();
+        let _ = admin_task.await;
+        info!("relay stopped");
+        Ok(())
+    }
+}
+
+/// Binds and serves until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RelayError> {
+    Relay::bind(config).await?.serve(shutdown).await
+}
+
+async fn refuse_new(endpoint: quinn::Endpoint, metrics: Arc<Metrics>) {
+    while let Some(incoming) = endpoint.accept().await {
+        metrics.handshake(HandshakeOutcome::Refused);
+        info!(remote = %incoming.remote_address(), "link refused: relay is draining");
+        incoming.refuse();
+    }
+}
+
+async fn serve_admin(listener: TcpListener, state: AdminState, stop: CancellationToken) {
+    match listener.local_addr() {
+        Ok(addr) => info!(admin_addr = %addr, "admin listener serving"),
+        Err(e) => warn!(error = %e, "admin listener address unknown"),
+    }
+    let app = admin::router(state);
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+    {
+        warn!(error = %e, "admin listener failed");
+    }
+}
+
+fn quic_server_config(q: &QuicConfig) -> Result<quinn::ServerConfig, RelayError> {
+    let tls = sallyport_pki::tls::quic_server_config(
+        &q.cert,
+        &q.key,
+        &q.trust_bundle,
+        q.crl.as_deref(),
+        sallyport_protocol::ALPN,
+    )?;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| RelayError::QuicTls(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    let idle = quinn::IdleTimeout::try_from(q.idle_timeout)
+        .map_err(|e| RelayError::QuicTls(format!("idle timeout: {e}")))?;
+    transport.max_idle_timeout(Some(idle));
+    transport.keep_alive_interval(Some(q.idle_timeout / 4));
+    // Connectors open only the control stream; data streams are the relay's.
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(4));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    server.transport_config(Arc::new(transport));
+    Ok(server)
+}

@@ -1,0 +1,134 @@
+//! `sallyport`: one binary for the relay, the connector and the pki tool.
+//! This file only wires the library crates to the command line.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// Sallyport: a zero-trust tunnel for MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "sallyport", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info,sallyport_relay=debug`).
+    #[arg(long, global = true, env = "SALLYPORT_LOG", default_value = "info")]
+    log: String,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the public relay.
+    Relay(sallyport_relay::RelayArgs),
+    /// Run a connector beside private MCP servers.
+    Connector(sallyport_connector::ConnectorArgs),
+    /// Create and manage the CA, certificates and API keys.
+    Pki(sallyport_pki::cli::PkiArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log, cli.log_format);
+    // One crypto provider for the whole process: ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match dispatch(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Pki(args) => Ok(sallyport_pki::cli::run(args)?),
+        Command::Relay(args) => {
+            let config = sallyport_relay::Config::load(&args.config)?;
+            runtime()?.block_on(async {
+                let shutdown = shutdown_on_signal();
+                sallyport_relay::run(config, shutdown).await
+            })?;
+            Ok(())
+        }
+        Command::Connector(args) => {
+            let config = sallyport_connector::Config::load(&args.config)?;
+            runtime()?.block_on(async {
+                let shutdown = shutdown_on_signal();
+                sallyport_connector::run(config, shutdown).await
+            })?;
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A token cancelled by the first SIGTERM or Ctrl-C; a second one exits at
+/// once.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            if let Err(e) = wait_for_signal().await {
+                warn!(error = %e, "cannot listen for shutdown signals");
+                return;
+            }
+            count += 1;
+            if count == 1 {
+                info!("shutdown requested; draining (signal again to stop at once)");
+                trigger.cancel();
+            } else {
+                warn!("second shutdown signal; exiting now");
+                std::process::exit(130);
+            }
+        }
+    });
+    token
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("warning: bad log filter {filter:?} ({e}); using \"info\"");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,270 @@
+//! End-to-end tests of the relay<->connector link: real processes, real
+//! certificates from `sallyport pki`, UDP on loopback.
+
+mod common;
+
+use common::*;
+
+const LEGAL: &str = "spiffe://acme.internal/connector/legal";
+
+#[test]
+fn valid_connector_registers_and_refused_server_is_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let relay = RelayProc::start(&relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[(LEGAL, &["contracts", "wiki"])],
+    ));
+    let conn_cfg = connector_config(
+        tmp.path(),
+        &pki,
+        &cert,
+        relay.quic,
+        &["contracts", "wiki", "hr"],
+    );
+    let connector = Proc::start(
+        "connector",
+        &["connector", "--config", conn_cfg.to_str().expect("utf-8")],
+    );
+
+    relay
+        .proc
+        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
+    relay.proc.wait_msg(
+        "server refused",
+        &[("server", "hr"), ("reason", "may not serve hr")],
+    );
+    connector.wait_msg("link established", &[("accepted", "contracts")]);
+    connector.wait_msg(
+        "relay refused server",
+        &[("server", "hr"), ("reason", "contracts, wiki")],
+    );
+
+    let links = relay.connectors();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0]["identity"], LEGAL);
+    assert_eq!(links[0]["label"], "test-connector");
+    assert_eq!(
+        links[0]["servers"],
+        serde_json::json!(["contracts", "wiki"])
+    );
+    assert_eq!(links[0]["refused"][0]["server"], "hr");
+
+    let (status, metrics) = relay.admin_get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("sallyport_connectors_connected 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sallyport_link_handshakes_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(relay.admin_get("/healthz").0, 200);
+    assert_eq!(relay.admin_get("/readyz").0, 200);
+    assert_eq!(relay.admin_get("/nope").0, 404);
+}
+
+#[test]
+fn unknown_identity_is_rejected_with_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("finance");
+    let relay = RelayProc::start(&relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[(LEGAL, &["contracts"])],
+    ));
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    relay.proc.wait_msg(
+        "link refused",
+        &[
+            ("reason", "not listed in any [[connector]] entry"),
+            ("code", "unauthorized"),
+        ],
+    );
+    connector.wait_msg(
+        "link attempt failed",
+        &[
+            ("error", "rejected the link"),
+            ("error", "connector/finance"),
+        ],
+    );
+    assert!(relay.connectors().is_empty());
+}
+
+/// Each bad connector certificate is refused during the TLS handshake, and
+/// the relay's log names why.
+#[test]
+fn bad_connector_certificates_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let other = TestPki::new(tmp.path(), "evil.example");
+    let foreign = other.connector("legal");
+    let revoked = pki.connector("revoked");
+    sallyport(&[
+        "pki",
+        "revoke",
+        "--dir",
+        pki.d(),
+        revoked.to_str().expect("utf-8"),
+    ]);
+    let expired = pki.path("connector-expired.pem");
+    sallyport_pki_issue_expired(&pki, "expired");
+
+    let grants: Vec<(String, Vec<&str>)> = ["legal", "revoked", "expired"]
+        .iter()
+        .map(|n| {
+            (
+                format!("spiffe://acme.internal/connector/{n}"),
+                vec!["contracts"],
+            )
+        })
+        .collect();
+    let grants: Vec<(&str, &[&str])> = grants
+        .iter()
+        .map(|(i, s)| (i.as_str(), s.as_slice()))
+        .collect();
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, 0, &grants));
+
+    for (cert, why) in [
+        (&foreign, "UnknownIssuer"),
+        (&revoked, "Revoked"),
+        (&expired, "certificate expired"),
+    ] {
+        let from = relay.proc.line_count();
+        let cfg = connector_config(tmp.path(), &pki, cert, relay.quic, &["contracts"]);
+        let connector = Proc::start(
+            "connector",
+            &["connector", "--config", cfg.to_str().expect("utf-8")],
+        );
+        relay.proc.wait_msg_from(
+            from,
+            "link refused: TLS handshake failed",
+            &[("error", why)],
+        );
+        connector.wait_msg("link attempt failed", &[]);
+        drop(connector);
+    }
+    assert!(relay.connectors().is_empty());
+    let (_, metrics) = relay.admin_get("/metrics");
+    assert!(
+        metrics.contains("sallyport_link_handshakes_total{outcome=\"tls_error\"}"),
+        "{metrics}"
+    );
+}
+
+fn sallyport_pki_issue_expired(pki: &TestPki, name: &str) {
+    let now = time::OffsetDateTime::now_utc();
+    sallyport_pki::Pki::open(&pki.dir)
+        .expect("open pki")
+        .issue_connector(
+            &name.parse().expect("name"),
+            sallyport_pki::Validity::between(
+                now - time::Duration::days(10),
+                now - time::Duration::days(1),
+            )
+            .expect("validity"),
+            false,
+        )
+        .expect("issue expired");
+}
+
+#[test]
+fn relay_presenting_a_cert_for_another_host_is_refused_by_the_connector() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    // Replace the relay certificate with one for another host only.
+    sallyport(&[
+        "pki",
+        "issue",
+        "relay",
+        "--dir",
+        pki.d(),
+        "--dns",
+        "other.example",
+        "--force",
+    ]);
+    let cert = pki.connector("legal");
+    let relay = RelayProc::start(&relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[(LEGAL, &["contracts"])],
+    ));
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    connector.wait_msg("link attempt failed", &[("error", "not valid for name")]);
+    assert!(relay.connectors().is_empty());
+}
+
+#[test]
+fn connector_comes_back_after_relay_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let grants: &[(&str, &[&str])] = &[(LEGAL, &["contracts"])];
+    let mut relay = RelayProc::start(&relay_config(tmp.path(), &pki, 0, grants));
+    let port = relay.quic.port();
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let mut connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    relay.proc.wait_msg("connector registered", &[]);
+    let (established, _) = connector.wait_msg_from(0, "link established", &[]);
+
+    assert!(relay.proc.terminate(), "relay exits 0 after draining");
+    relay.proc.wait_msg("relay stopped", &[]);
+    connector.wait_msg("relay sent GoAway", &[]);
+
+    let started = std::time::Instant::now();
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, port, grants));
+    relay
+        .proc
+        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
+    connector.wait_msg_from(established + 1, "link established", &[]);
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "reconnect took {took:?}"
+    );
+    assert!(connector.running(), "the connector was not restarted");
+    assert_eq!(relay.connectors().len(), 1);
+}
+
+#[test]
+fn connector_exits_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let relay = RelayProc::start(&relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[(LEGAL, &["contracts"])],
+    ));
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let mut connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    relay.proc.wait_msg("connector registered", &[]);
+    assert!(connector.terminate(), "connector exits 0");
+    relay.proc.wait_msg(
+        "connector link closed",
+        &[("reason", "connector shutting down")],
+    );
+    assert!(relay.connectors().is_empty());
+}

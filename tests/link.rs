@@ -268,3 +268,50 @@ fn connector_exits_cleanly_on_sigterm() {
     );
     assert!(relay.connectors().is_empty());
 }
+
+/// After `pki ca rotate`, the relay (with the new bundle and a certificate
+/// from the new CA) accepts connectors certified by the old CA and by the
+/// new one, and connectors with the new bundle trust the relay.
+#[test]
+fn ca_rotation_keeps_old_and_new_connectors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let old_cert = pki.connector("old");
+    let out = sallyport(&["pki", "ca", "rotate", "--dir", pki.d()]);
+    assert!(!out.is_empty());
+    let bundle = std::fs::read_to_string(pki.path("bundle.pem")).expect("bundle");
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2, "{bundle}");
+    sallyport(&[
+        "pki",
+        "issue",
+        "relay",
+        "--dir",
+        pki.d(),
+        "--ip",
+        "127.0.0.1",
+        "--force",
+    ]);
+    let new_cert = pki.connector("new");
+    let grants: &[(&str, &[&str])] = &[
+        ("spiffe://acme.internal/connector/old", &["a"]),
+        ("spiffe://acme.internal/connector/new", &["b"]),
+    ];
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, 0, grants));
+    let c1 = connector_config(tmp.path(), &pki, &old_cert, relay.quic, &["a"]);
+    let c2 = connector_config(tmp.path(), &pki, &new_cert, relay.quic, &["b"]);
+    let _old = Proc::start(
+        "old",
+        &["connector", "--config", c1.to_str().expect("utf-8")],
+    );
+    let _new = Proc::start(
+        "new",
+        &["connector", "--config", c2.to_str().expect("utf-8")],
+    );
+    relay
+        .proc
+        .wait_msg("connector registered", &[("connector.id", "connector/old")]);
+    relay
+        .proc
+        .wait_msg("connector registered", &[("connector.id", "connector/new")]);
+    assert_eq!(relay.connectors().len(), 2);
+}

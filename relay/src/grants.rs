@@ -87,7 +87,9 @@ mod tests {
     #[test]
     fn table() {
         let legal = id("spiffe://acme.internal/connector/legal");
-        let cases: &[(&SpiffeId, &[&str], &[&str], &[&str])] = &[
+        // (who, offered, accepted, refused)
+        type Case<'a> = (&'a SpiffeId, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&legal, &["contracts"], &["contracts"], &[]),
             (&legal, &["contracts", "hr"], &["contracts"], &["hr"]),
             (&legal, &["hr", "payroll"], &[], &["hr", "payroll"]),

@@ -1,0 +1,11 @@
+//! Every example relay config shipped in `deploy/` parses.
+
+#[test]
+fn deploy_example_relay_config_parses() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/relay.toml");
+    let config = sallyport_relay::Config::load(&path).expect("deploy/examples/relay.toml is valid");
+    assert_eq!(config.name, "relay-1");
+    assert_eq!(config.connectors.len(), 1);
+    assert!(config.quic.cert.ends_with("pki/relay.pem"));
+}

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod envsubst;
 pub mod error;
 mod link;
+mod streams;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -30,12 +32,14 @@ pub use error::{ConfigError, ConnectorError, LinkError};
 
 use crate::config::Upstream;
 use crate::link::LinkSpec;
+use crate::streams::Bridges;
 
 /// Holds a link to every configured relay until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ConnectorError> {
     let client_config = quic_client_config(&config)?;
     let hello = Hello {
         label: config.label.clone(),
+        instance: fastrand::u64(..),
         software: concat!("sallyport-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
         servers: config
             .servers
@@ -49,6 +53,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             })
             .collect(),
     };
+    let bridges = Arc::new(Bridges {
+        map: Default::default(),
+        max_body: config.limits.max_body,
+        max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
+    });
     let v4 = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
         .map_err(ConnectorError::Socket)?;
     let mut v6 = None;
@@ -78,6 +87,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             client_config: client_config.clone(),
             hello: hello.clone(),
             timing: config.link,
+            bridges: Arc::clone(&bridges),
         });
         tasks.spawn(link::maintain(spec, shutdown.clone()));
     }
@@ -89,6 +99,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
     );
     tasks.close();
     tasks.wait().await;
+    bridges.shutdown();
     for endpoint in std::iter::once(v4).chain(v6) {
         endpoint.close(VarInt::from_u32(0), b"connector shutting down");
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;

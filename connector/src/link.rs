@@ -13,15 +13,22 @@ use sallyport_protocol::{CloseCode, FrameCodec};
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::backoff::Backoff;
 use crate::config::{LinkTiming, RelayAddr};
 use crate::error::LinkError;
+use crate::streams::{self, Bridges};
 
 const MAX_CONTROL_FRAME: usize = 1024 * 1024;
 /// A link that lived this long resets the backoff when it ends.
 const STABLE_LINK: Duration = Duration::from_secs(10);
+/// After `GoAway`, in-flight requests get this long before the link closes.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Numbers links, so bridges can tell which sessions came through which.
+static NEXT_LINK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Everything one relay's link task needs.
 #[derive(Debug, Clone)]
@@ -32,6 +39,7 @@ pub(crate) struct LinkSpec {
     pub client_config: quinn::ClientConfig,
     pub hello: Hello,
     pub timing: LinkTiming,
+    pub bridges: Arc<Bridges>,
 }
 
 /// How an established link ended.
@@ -42,6 +50,16 @@ enum LinkEnd {
     Lost(String),
     /// We are shutting down.
     Shutdown,
+}
+
+impl LinkEnd {
+    fn reason(&self) -> &str {
+        match self {
+            LinkEnd::GoAway => "draining on GoAway",
+            LinkEnd::Lost(_) => "link lost",
+            LinkEnd::Shutdown => "connector shutting down",
+        }
+    }
 }
 
 /// Holds a link to one relay until `shutdown`.
@@ -154,36 +172,55 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
         "link established"
     );
     log_decision(&welcome.decision);
+    let origin = NEXT_LINK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let in_flight = TaskTracker::new();
+    let streams = tokio::spawn(streams::accept(
+        conn.clone(),
+        origin,
+        Arc::clone(&spec.bridges),
+        in_flight.clone(),
+    ));
+    let end = control_loop(&conn, &mut read, shutdown).await;
+    if matches!(end, LinkEnd::GoAway) {
+        // The relay opens no new streams after GoAway; let the open ones end.
+        in_flight.close();
+        if tokio::time::timeout(DRAIN, in_flight.wait()).await.is_err() {
+            warn!(open = in_flight.len(), "requests still open after the drain period");
+        }
+    }
+    close(&conn, CloseCode::Normal, end.reason());
+    let _ = streams.await;
+    Ok(end)
+}
 
+type ControlRead = FramedRead<quinn::RecvStream, FrameCodec<ControlFrame>>;
+
+async fn control_loop(conn: &Connection, read: &mut ControlRead, shutdown: &CancellationToken) -> LinkEnd {
     loop {
         tokio::select! {
             frame = read.next() => match frame {
                 Some(Ok(ControlFrame::GoAway(g))) => {
                     info!(reason = %g.reason, "relay sent GoAway");
-                    close(&conn, CloseCode::Normal, "draining on GoAway");
-                    return Ok(LinkEnd::GoAway);
+                    return LinkEnd::GoAway;
                 }
                 Some(Ok(ControlFrame::Decision(d))) => log_decision(&d),
                 Some(Ok(other)) => {
                     let detail = format!("unexpected {} on the control stream", other.name());
-                    close(&conn, CloseCode::UnexpectedFrame, &detail);
-                    return Ok(LinkEnd::Lost(detail));
+                    close(conn, CloseCode::UnexpectedFrame, &detail);
+                    return LinkEnd::Lost(detail);
                 }
                 Some(Err(e)) => {
                     if let Some(reason) = conn.close_reason() {
-                        return Ok(ended(reason));
+                        return ended(reason);
                     }
                     let detail = format!("control stream: {e}");
-                    close(&conn, CloseCode::ProtocolError, &detail);
-                    return Ok(LinkEnd::Lost(detail));
+                    close(conn, CloseCode::ProtocolError, &detail);
+                    return LinkEnd::Lost(detail);
                 }
-                None => return Ok(ended(conn.closed().await)),
+                None => return ended(conn.closed().await),
             },
-            reason = conn.closed() => return Ok(ended(reason)),
-            () = shutdown.cancelled() => {
-                close(&conn, CloseCode::Normal, "connector shutting down");
-                return Ok(LinkEnd::Shutdown);
-            }
+            reason = conn.closed() => return ended(reason),
+            () = shutdown.cancelled() => return LinkEnd::Shutdown,
         }
     }
 }

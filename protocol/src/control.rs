@@ -55,6 +55,9 @@ pub struct Hello {
     /// A label for this connector instance (host name); informational, the
     /// identity is the certificate's SPIFFE id.
     pub label: ConnectorLabel,
+    /// Random id of this connector process, chosen at start. Relays route a
+    /// session back to the instance that holds it.
+    pub instance: u64,
     /// Software name and version, e.g. `sallyport-connector/0.1.0`.
     pub software: String,
     /// The MCP servers this connector offers.

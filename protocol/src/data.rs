@@ -6,8 +6,8 @@
 //!   | RequestHead {method, server, session, …} -->  |
 //!   | Body(chunk)* , BodyEnd                   -->  |
 //!   |  <--  ResponseHead {status, kind, session}    |
-//!   |  <--  Message(json)* | Event(sse)*            |
-//!   |  <--  End  or  Error {code, message}          |
+//!   |  <--  Body(chunk)* (JSON) | Event(sse)*       |
+//!   |  <--  End  or  Error {kind, message}          |
 //! ```
 //!
 //! MCP JSON travels as opaque bytes and is never re-encoded.
@@ -23,14 +23,13 @@ use crate::names::ServerName;
 pub enum DataFrame {
     /// Relay → connector: what the client asked for.
     RequestHead(RequestHead),
-    /// Relay → connector: a chunk of the request body.
+    /// A chunk of a body: the request body (relay → connector) or a JSON
+    /// response body (connector → relay).
     Body(Bytes),
     /// Relay → connector: the request body is complete.
     BodyEnd,
     /// Connector → relay: status and shape of the response.
     ResponseHead(ResponseHead),
-    /// Connector → relay: one JSON-RPC message (a JSON body, whole).
-    Message(Bytes),
     /// Connector → relay: one server-sent event.
     Event(SseEvent),
     /// Connector → relay: the response is complete.
@@ -88,7 +87,7 @@ pub struct RequestHead {
 pub enum BodyKind {
     /// No body (e.g. 202 Accepted).
     Empty,
-    /// One JSON document, sent as one [`DataFrame::Message`].
+    /// One JSON document, sent as [`DataFrame::Body`] chunks.
     Json,
     /// `text/event-stream`, sent as [`DataFrame::Event`]s.
     EventStream,

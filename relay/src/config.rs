@@ -13,6 +13,7 @@ use sallyport_pki::identity::SpiffeId;
 use sallyport_protocol::ServerName;
 use serde::Deserialize;
 
+use crate::auth::{ApiKeyEntry, Authenticator};
 use crate::error::ConfigError;
 
 /// The validated relay configuration.
@@ -24,6 +25,14 @@ pub struct Config {
     pub quic: QuicConfig,
     /// The admin listener (health, readiness, metrics, admin API).
     pub admin: AdminConfig,
+    /// The HTTPS endpoint for remote MCP clients, if enabled.
+    pub http: Option<HttpConfig>,
+    /// Session id keys; `None`: one ephemeral key.
+    pub session_keys: Option<Vec<PathBuf>>,
+    /// How long a session id stays valid.
+    pub session_ttl: Duration,
+    /// Static API keys.
+    pub api_keys: Vec<ApiKeyEntry>,
     /// Which connector identities may serve which servers.
     pub connectors: Vec<ConnectorGrant>,
 }
@@ -58,6 +67,28 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
 }
 
+/// The endpoint remote MCP clients use.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to bind (TCP).
+    pub listen: SocketAddr,
+    /// The URL clients use to reach this relay (scheme, host, optional
+    /// port; no path). Its origin is allowed in `Origin`, its host in
+    /// `Host`, and it prefixes every URL the relay advertises.
+    pub public_url: String,
+    /// TLS certificate chain and key; `None` only with
+    /// `insecure_plain_http = true`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Further origins allowed to call (browser-based clients).
+    pub allowed_origins: Vec<String>,
+    /// Further `Host` values accepted (besides `public_url`'s).
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body.
+    pub max_body: usize,
+    /// Time a connector has to start answering a request.
+    pub response_timeout: Duration,
+}
+
 /// One `[[connector]]` entry: an identity and the servers it may serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorGrant {
@@ -76,6 +107,34 @@ struct RawConfig {
     admin: Option<RawAdmin>,
     #[serde(default, rename = "connector")]
     connectors: Vec<RawConnector>,
+    http: Option<RawHttp>,
+    sessions: Option<RawSessions>,
+    #[serde(default, rename = "api_key")]
+    api_keys: Vec<ApiKeyEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: SocketAddr,
+    public_url: String,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    insecure_plain_http: bool,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    max_body_bytes: Option<usize>,
+    response_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSessions {
+    keys: Vec<PathBuf>,
+    ttl_hours: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,13 +232,86 @@ impl Config {
                 servers: c.servers.into_iter().collect(),
             });
         }
+        let http = raw.http.map(|h| http_config(h, base)).transpose()?;
+        Authenticator::new(&raw.api_keys).map_err(ConfigError::invalid)?;
+        let (session_keys, session_ttl) = match raw.sessions {
+            Some(s) => {
+                if s.keys.is_empty() {
+                    return Err(ConfigError::invalid("[sessions] keys must list at least one key file"));
+                }
+                let hours = s.ttl_hours.unwrap_or(24);
+                if hours == 0 {
+                    return Err(ConfigError::invalid("[sessions] ttl_hours must be at least 1"));
+                }
+                (
+                    Some(s.keys.into_iter().map(|k| base.join(k)).collect()),
+                    Duration::from_secs(hours * 3600),
+                )
+            }
+            None => (None, Duration::from_secs(24 * 3600)),
+        };
         Ok(Config {
             name: raw.name.unwrap_or_else(|| "sallyport-relay".to_owned()),
             quic,
             admin,
+            http,
+            session_keys,
+            session_ttl,
+            api_keys: raw.api_keys,
             connectors,
         })
     }
+}
+
+fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
+    let url = h.public_url.trim_end_matches('/').to_owned();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| {
+            ConfigError::invalid(format!(
+                "[http] public_url {url:?} must start with https:// (or http://)"
+            ))
+        })?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(ConfigError::invalid(format!(
+            "[http] public_url {url:?} must be scheme://host[:port] without a path"
+        )));
+    }
+    let tls = match (h.tls_cert, h.tls_key) {
+        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+        (None, None) if h.insecure_plain_http => None,
+        (None, None) => {
+            return Err(ConfigError::invalid(
+                "[http] needs tls_cert and tls_key, or insecure_plain_http = true (only behind a TLS-terminating proxy or on loopback)",
+            ));
+        }
+        _ => {
+            return Err(ConfigError::invalid(
+                "[http] tls_cert and tls_key go together",
+            ));
+        }
+    };
+    let max_body = h.max_body_bytes.unwrap_or(4 * 1024 * 1024);
+    if max_body == 0 || max_body > sallyport_protocol::codec::HARD_MAX_FRAME_LEN {
+        return Err(ConfigError::invalid(format!(
+            "[http] max_body_bytes must be between 1 and {}",
+            sallyport_protocol::codec::HARD_MAX_FRAME_LEN
+        )));
+    }
+    Ok(HttpConfig {
+        listen: h.listen,
+        public_url: url,
+        tls,
+        allowed_origins: h
+            .allowed_origins
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect(),
+        allowed_hosts: h.allowed_hosts.into_iter().map(|o| o.to_ascii_lowercase()).collect(),
+        max_body,
+        response_timeout: Duration::from_millis(h.response_timeout_ms.unwrap_or(30_000)),
+    })
 }
 
 #[cfg(test)]

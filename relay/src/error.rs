@@ -68,6 +68,9 @@ pub enum RelayError {
     /// The rustls configuration cannot be used for QUIC.
     #[error("QUIC TLS configuration: {0}")]
     QuicTls(String),
+    /// The session keys could not be loaded.
+    #[error("session keys: {0}")]
+    Sessions(String),
     /// A listener could not bind its address.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {

@@ -9,14 +9,18 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod grants;
+mod http;
 mod link;
 pub mod metrics;
 pub mod registry;
 pub mod server;
+pub mod session;
 
 pub use cli::RelayArgs;
 pub use config::Config;

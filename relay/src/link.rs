@@ -195,6 +195,8 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
             software: hello.software.clone(),
             remote: conn.remote_address(),
             protocol_version: version,
+            instance: hello.instance,
+            conn: conn.clone(),
         },
         &decision,
     );

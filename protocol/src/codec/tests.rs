@@ -12,6 +12,7 @@ fn server(name: &str) -> ServerName {
 fn hello() -> ControlFrame {
     ControlFrame::Hello(Hello {
         label: ConnectorLabel::new("host-1").expect("valid label"),
+        instance: 300,
         software: "sallyport-connector/0.1.0".into(),
         servers: vec![
             ServerOffer {
@@ -72,7 +73,6 @@ fn all_data_frames() -> Vec<DataFrame> {
             kind: BodyKind::EventStream,
             session: None,
         }),
-        DataFrame::Message(Bytes::from_static(b"{}")),
         DataFrame::Event(SseEvent {
             id: Some("1".into()),
             event: None,
@@ -118,9 +118,10 @@ fn golden_bytes() {
     );
     let bytes = c.encode_to_bytes(&hello()).expect("encodes");
     let expected: &[u8] = &[
-        0, 0, 0, 52, // length
+        0, 0, 0, 55, // length
         0,  // Hello
         6, b'h', b'o', b's', b't', b'-', b'1', // label
+        251, 44, 1, // instance 300 (varint: 251 = u16 follows, little-endian)
         25, b's', b'a', b'l', b'l', b'y', b'p', b'o', b'r', b't', b'-', b'c', b'o', b'n', b'n',
         b'e', b'c', b't', b'o', b'r', b'/', b'0', b'.', b'1', b'.', b'0', // software
         2,    // two servers

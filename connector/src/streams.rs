@@ -1,0 +1,192 @@
+//! Data streams: the relay opens one bidirectional stream per client
+//! request; this module reads the request, hands it to the server's
+//! [`Bridge`], and writes the reply back as frames.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use quinn::{Connection, RecvStream, SendStream, VarInt};
+use sallyport_protocol::data::{
+    BodyKind, DataFrame, RequestHead, ResponseHead, StreamError, StreamErrorKind,
+};
+use sallyport_protocol::{CloseCode, FrameCodec, ServerName};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::bridge::{Bridge, BridgeReply, BridgeRequest, LinkTag, stream_error};
+
+/// JSON bodies are sent in chunks of at most this size.
+const CHUNK: usize = 64 * 1024;
+/// Time the relay has to send the request head and body.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The bridges of every configured server, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Bridges {
+    pub map: HashMap<ServerName, Arc<dyn Bridge>>,
+    /// Largest request body accepted from the relay.
+    pub max_body: usize,
+    /// Largest frame accepted or sent.
+    pub max_frame: usize,
+}
+
+impl Bridges {
+    /// Tells every bridge that a link is gone.
+    pub fn link_closed(&self, origin: LinkTag) {
+        for bridge in self.map.values() {
+            bridge.link_closed(origin);
+        }
+    }
+
+    /// Stops every bridge.
+    pub fn shutdown(&self) {
+        for bridge in self.map.values() {
+            bridge.shutdown();
+        }
+    }
+}
+
+type Write = FramedWrite<SendStream, FrameCodec<DataFrame>>;
+
+/// Serves the data streams the relay opens on `conn` until the link ends;
+/// each request runs as a task of `in_flight`.
+pub(crate) async fn accept(
+    conn: Connection,
+    origin: LinkTag,
+    bridges: Arc<Bridges>,
+    in_flight: TaskTracker,
+) {
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let bridges = Arc::clone(&bridges);
+        in_flight.spawn(serve(send, recv, origin, bridges));
+    }
+    bridges.link_closed(origin);
+}
+
+async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc<Bridges>) {
+    let codec = FrameCodec::<DataFrame>::new(bridges.max_frame);
+    let mut write = FramedWrite::new(send, codec.clone());
+    let mut read = FramedRead::new(recv, codec);
+    let request = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut read, bridges.max_body)).await;
+    let (head, body) = match request {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return fail(&mut write, e).await,
+        Err(_) => {
+            return fail(
+                &mut write,
+                stream_error(StreamErrorKind::BadRequest, "request not received in time"),
+            )
+            .await;
+        }
+    };
+    let span = info_span!("stream", request.id = head.request_id, server = %head.server, method = ?head.method);
+    async move {
+        let Some(bridge) = bridges.map.get(&head.server).cloned() else {
+            let msg = format!("this connector does not serve {}", head.server);
+            return fail(&mut write, stream_error(StreamErrorKind::UnknownServer, msg)).await;
+        };
+        let cancel = CancellationToken::new();
+        let _cancel_on_exit = cancel.clone().drop_guard();
+        let request = BridgeRequest { origin, head, body };
+        let reply = tokio::select! {
+            reply = bridge.handle(request, cancel.clone()) => reply,
+            _ = write.get_ref().stopped() => {
+                debug!("relay cancelled the request");
+                return;
+            }
+        };
+        match reply {
+            Err(e) => fail(&mut write, e).await,
+            Ok(reply) => {
+                if let Err(e) = send_reply(&mut write, reply).await {
+                    debug!(error = %e, "reply not delivered");
+                    let _ = write.get_mut().reset(VarInt::from_u32(CloseCode::Cancelled.to_u32()));
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn read_request(
+    read: &mut FramedRead<RecvStream, FrameCodec<DataFrame>>,
+    max_body: usize,
+) -> Result<(RequestHead, Bytes), StreamError> {
+    let head = match read.next().await {
+        Some(Ok(DataFrame::RequestHead(h))) => h,
+        Some(Ok(_)) => return Err(stream_error(StreamErrorKind::BadRequest, "expected RequestHead")),
+        Some(Err(e)) => return Err(stream_error(StreamErrorKind::BadRequest, e.to_string())),
+        None => return Err(stream_error(StreamErrorKind::BadRequest, "stream ended before RequestHead")),
+    };
+    let mut body = BytesMut::new();
+    loop {
+        match read.next().await {
+            Some(Ok(DataFrame::Body(chunk))) => {
+                if body.len() + chunk.len() > max_body {
+                    return Err(stream_error(
+                        StreamErrorKind::Overloaded,
+                        format!("request body exceeds {max_body} bytes"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Some(Ok(DataFrame::BodyEnd)) => return Ok((head, body.freeze())),
+            Some(Ok(_)) => return Err(stream_error(StreamErrorKind::BadRequest, "expected Body or BodyEnd")),
+            Some(Err(e)) => return Err(stream_error(StreamErrorKind::BadRequest, e.to_string())),
+            None => return Err(stream_error(StreamErrorKind::BadRequest, "stream ended inside the request body")),
+        }
+    }
+}
+
+async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), sallyport_protocol::framed::FramedError> {
+    match reply {
+        BridgeReply::Empty { status, session } => {
+            write
+                .send(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::Empty, session }))
+                .await?;
+        }
+        BridgeReply::Json { status, session, body } => {
+            write
+                .feed(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::Json, session }))
+                .await?;
+            let mut rest = body;
+            while !rest.is_empty() {
+                let chunk = rest.split_to(rest.len().min(CHUNK));
+                write.feed(DataFrame::Body(chunk)).await?;
+            }
+        }
+        BridgeReply::Sse { status, session, mut events } => {
+            write
+                .send(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::EventStream, session }))
+                .await?;
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => write.send(DataFrame::Event(event)).await?,
+                        None => break,
+                    },
+                    _ = write.get_ref().stopped() => {
+                        debug!("relay closed the event stream");
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+    write.send(DataFrame::End).await?;
+    let _ = write.get_mut().finish();
+    Ok(())
+}
+
+async fn fail(write: &mut Write, error: StreamError) {
+    warn!(kind = ?error.kind, message = %error.message, "request failed");
+    if write.send(DataFrame::Error(error)).await.is_ok() {
+        let _ = write.get_mut().finish();
+    }
+}

@@ -1,0 +1,1 @@
+//! Sallyport demo (being written).

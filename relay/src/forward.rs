@@ -1,0 +1,149 @@
+//! Carries one client request over a connector link: opens a data stream,
+//! sends the request head and body, and returns the response head with the
+//! stream of frames that follow.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use quinn::{RecvStream, SendStream, VarInt};
+use sallyport_protocol::data::{DataFrame, RequestHead, ResponseHead, StreamError};
+use sallyport_protocol::framed::FramedError;
+use sallyport_protocol::{CloseCode, FrameCodec};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::registry::Route;
+
+/// Request bodies travel in chunks of at most this size.
+const CHUNK: usize = 64 * 1024;
+
+/// Why a request could not be carried.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardError {
+    /// The link failed (lost, closed, or the stream was reset).
+    #[error("connector link failed: {0}")]
+    Link(String),
+    /// The connector answered with an error instead of a response.
+    #[error("{}", .0.message)]
+    Upstream(StreamError),
+    /// No response head within the timeout.
+    #[error("the connector did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A response in flight: its head, and the frames of its body.
+#[derive(Debug)]
+pub struct Response {
+    /// Status, body kind and upstream session.
+    pub head: ResponseHead,
+    frames: FramedRead<RecvStream, FrameCodec<DataFrame>>,
+    send: SendStream,
+    done: bool,
+    _route: Route,
+}
+
+/// The next piece of a response body.
+#[derive(Debug)]
+pub enum Piece {
+    /// A chunk of a JSON body.
+    Body(Bytes),
+    /// One server-sent event.
+    Event(sallyport_protocol::data::SseEvent),
+}
+
+impl Response {
+    /// The next body piece; `Ok(None)` at the end of the body.
+    pub async fn next(&mut self) -> Result<Option<Piece>, ForwardError> {
+        if self.done {
+            return Ok(None);
+        }
+        let frame = self.frames.next().await;
+        match frame {
+            Some(Ok(DataFrame::Body(b))) => Ok(Some(Piece::Body(b))),
+            Some(Ok(DataFrame::Event(e))) => Ok(Some(Piece::Event(e))),
+            Some(Ok(DataFrame::End)) => {
+                self.done = true;
+                Ok(None)
+            }
+            Some(Ok(DataFrame::Error(e))) => {
+                self.done = true;
+                Err(ForwardError::Upstream(e))
+            }
+            Some(Ok(_)) => {
+                self.done = true;
+                Err(ForwardError::Link("unexpected frame in a response".into()))
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Err(link_error(&e))
+            }
+            None => {
+                self.done = true;
+                Err(ForwardError::Link("stream ended before the response did".into()))
+            }
+        }
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away: tell the connector to stop the work.
+            let code = VarInt::from_u32(CloseCode::Cancelled.to_u32());
+            let _ = self.send.reset(code);
+            let _ = self.frames.get_mut().stop(code);
+        }
+    }
+}
+
+/// Sends `head` and `body` over a new stream of `route`'s link and waits
+/// (at most `timeout`) for the response head.
+pub async fn forward(
+    route: Route,
+    head: RequestHead,
+    body: Bytes,
+    max_frame: usize,
+    timeout: Duration,
+) -> Result<Response, ForwardError> {
+    let (send, recv) = route
+        .conn
+        .open_bi()
+        .await
+        .map_err(|e| ForwardError::Link(e.to_string()))?;
+    let codec = FrameCodec::<DataFrame>::new(max_frame);
+    let mut write = FramedWrite::new(send, codec.clone());
+    let mut frames = FramedRead::new(recv, codec);
+    let sent = async {
+        write.feed(DataFrame::RequestHead(head)).await?;
+        let mut rest = body;
+        while !rest.is_empty() {
+            let chunk = rest.split_to(rest.len().min(CHUNK));
+            write.feed(DataFrame::Body(chunk)).await?;
+        }
+        write.send(DataFrame::BodyEnd).await
+    };
+    sent.await.map_err(|e| link_error(&e))?;
+    let first = tokio::time::timeout(timeout, frames.next())
+        .await
+        .map_err(|_| ForwardError::Timeout(timeout))?;
+    let send = write.into_inner();
+    let head = match first {
+        Some(Ok(DataFrame::ResponseHead(h))) => h,
+        Some(Ok(DataFrame::Error(e))) => return Err(ForwardError::Upstream(e)),
+        Some(Ok(_)) => return Err(ForwardError::Link("expected a response head".into())),
+        Some(Err(e)) => return Err(link_error(&e)),
+        None => return Err(ForwardError::Link("stream ended before a response".into())),
+    };
+    Ok(Response {
+        head,
+        frames,
+        send,
+        done: false,
+        _route: route,
+    })
+}
+
+fn link_error(e: &FramedError) -> ForwardError {
+    ForwardError::Link(e.to_string())
+}

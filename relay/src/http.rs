@@ -1,0 +1,31 @@
+//! The HTTPS endpoint remote MCP clients use: `/mcp/<server>` (both
+//! protocol eras), the OAuth protected resource metadata, and the listener.
+
+mod envelope;
+mod error;
+mod guard;
+mod listener;
+mod mcp;
+mod metadata;
+mod sse;
+mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get};
+
+pub(crate) use listener::{serve, tls_acceptor};
+pub(crate) use state::AppState;
+
+/// The router of the public endpoint.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/mcp/{server}", any(mcp::handle))
+        .route("/.well-known/oauth-protected-resource", get(metadata::root))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{server}",
+            get(metadata::server),
+        )
+        .with_state(state)
+}

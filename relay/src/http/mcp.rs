@@ -1,0 +1,276 @@
+//! `POST|GET|DELETE /mcp/<server>`: the Streamable HTTP endpoint, in both
+//! protocol eras, relayed to a connector.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sallyport_protocol::ServerName;
+use sallyport_protocol::data::{self, BodyKind, Caller, RequestHead, StreamErrorKind};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::auth::Principal;
+use crate::forward::{self, ForwardError};
+use crate::http::envelope::{self, Envelope, Kind};
+use crate::http::error::{HEADER_MISMATCH, HttpError, UNAVAILABLE};
+use crate::http::guard;
+use crate::http::sse;
+use crate::http::state::AppState;
+use crate::registry::Route;
+use crate::session::{SessionClaims, principal_hash};
+
+/// The first protocol version of the stateless era.
+pub const STATELESS_ERA: &str = "2026-07-28";
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Handles one request to `/mcp/<server>`.
+pub(crate) async fn handle(
+    State(app): State<Arc<AppState>>,
+    Path(server): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = app.next_request_id();
+    let span = info_span!("request", request.id = request_id, %server, %method, user = tracing::field::Empty);
+    async move {
+        match serve(&app, request_id, &server, &method, &headers, body).await {
+            Ok(response) => response,
+            Err(e) => {
+                info!(status = e.status.as_u16(), code = e.code, message = %e.message, "request refused");
+                e.into_response()
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn serve(
+    app: &AppState,
+    request_id: u64,
+    server: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    guard::check_host_and_origin(&app.http, headers)?;
+    let server = match ServerName::new(server) {
+        Ok(s) if app.knows(&s) => s,
+        _ => {
+            return Err(HttpError::new(
+                StatusCode::NOT_FOUND,
+                -32601,
+                format!("no MCP server named {server:?} at this relay"),
+            ));
+        }
+    };
+    let principal = app.authenticate(headers, &server)?;
+    tracing::Span::current().record("user", principal.subject.as_str());
+    let version = header_str(headers, VERSION_HEADER);
+    match *method {
+        Method::POST => {
+            let body = guard::read_body(body, app.http.max_body).await?;
+            let env = envelope::parse(&body).map_err(|e| {
+                HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+            })?;
+            let stateless = is_stateless(version.as_deref(), &env);
+            let mut req = Relayed::new(request_id, data::Method::Post, &server, &principal, headers, version);
+            if stateless {
+                check_stateless_headers(headers, &env)?;
+                let route = app.pick(&server)?;
+                return relay(app, route, req, body.clone(), Some(&env), None).await;
+            }
+            if env.kind == Kind::Request && env.method.as_deref() == Some("initialize") {
+                let route = app.pick(&server)?;
+                return relay(app, route, req, body.clone(), Some(&env), Some(&principal)).await;
+            }
+            let (route, claims) = app.resume(headers, &server, &principal)?;
+            req.head.session = claims.upstream.clone();
+            relay(app, route, req, body.clone(), Some(&env), None).await
+        }
+        Method::GET | Method::DELETE => {
+            if version.as_deref().is_some_and(|v| v >= STATELESS_ERA) {
+                return Err(HttpError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    -32600,
+                    format!("{method} is not part of MCP {STATELESS_ERA}: use POST"),
+                ));
+            }
+            let (route, claims) = app.resume(headers, &server, &principal)?;
+            let m = if *method == Method::GET { data::Method::Get } else { data::Method::Delete };
+            let mut req = Relayed::new(request_id, m, &server, &principal, headers, version);
+            req.head.session = claims.upstream.clone();
+            req.head.last_event_id = header_str(headers, "last-event-id");
+            relay(app, route, req, Bytes::new(), None, None).await
+        }
+        _ => Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            -32600,
+            format!("{method} is not allowed: use POST, GET or DELETE"),
+        )),
+    }
+}
+
+/// A request on its way to a connector.
+struct Relayed {
+    head: RequestHead,
+}
+
+impl Relayed {
+    fn new(
+        request_id: u64,
+        method: data::Method,
+        server: &ServerName,
+        principal: &Principal,
+        headers: &HeaderMap,
+        version: Option<String>,
+    ) -> Self {
+        let forwarded = headers
+            .iter()
+            .filter(|(name, _)| {
+                let n = name.as_str();
+                (n.starts_with("mcp-") && n != SESSION_HEADER && n != VERSION_HEADER) || n == "accept"
+            })
+            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .collect();
+        Self {
+            head: RequestHead {
+                request_id,
+                method,
+                server: server.clone(),
+                session: None,
+                protocol_version: version,
+                last_event_id: None,
+                caller: Caller {
+                    subject: principal.subject.clone(),
+                    groups: principal.groups.clone(),
+                    agent: principal.agent.clone(),
+                },
+                headers: forwarded,
+            },
+        }
+    }
+}
+
+/// Forwards the request and turns the connector's answer into a response.
+/// With `mint_for`, a successful answer gets a new sealed session id.
+async fn relay(
+    app: &AppState,
+    route: Route,
+    req: Relayed,
+    body: Bytes,
+    env: Option<&Envelope<'_>>,
+    mint_for: Option<&Principal>,
+) -> Result<Response, HttpError> {
+    let id = env.and_then(|e| e.id);
+    let instance = route.instance;
+    let server = req.head.server.clone();
+    let response = forward::forward(route, req.head, body, app.max_frame, app.http.response_timeout)
+        .await
+        .map_err(|e| forward_error(e).with_id(id))?;
+    let status = StatusCode::from_u16(response.head.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let session = match mint_for {
+        Some(principal) if status.is_success() => Some(app.seal(SessionClaims {
+            server,
+            instance,
+            upstream: response.head.session.clone(),
+            principal: principal_hash(&principal.subject, principal.agent.as_deref()),
+            expires: app.session_expiry(),
+        })?),
+        _ => None,
+    };
+    let mut out = match response.head.kind {
+        BodyKind::Empty => {
+            drop(response);
+            Response::new(Body::empty())
+        }
+        BodyKind::Json => {
+            let mut r = Response::new(sse::json_body(response));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        BodyKind::EventStream => {
+            let mut r = Response::new(sse::sse_body(response, id.map(|i| i.to_owned())));
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            r
+        }
+    };
+    *out.status_mut() = status;
+    if let Some(session) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        out.headers_mut().insert(SESSION_HEADER, session);
+    }
+    info!(status = status.as_u16(), "relayed");
+    Ok(out)
+}
+
+fn forward_error(e: ForwardError) -> HttpError {
+    match &e {
+        ForwardError::Link(_) => HttpError::new(StatusCode::BAD_GATEWAY, UNAVAILABLE, e.to_string()),
+        ForwardError::Timeout(_) => {
+            HttpError::new(StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE, e.to_string())
+        }
+        ForwardError::Upstream(se) => {
+            let (status, code) = match se.kind {
+                StreamErrorKind::UnknownSession => (StatusCode::NOT_FOUND, -32001),
+                StreamErrorKind::UnknownServer => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+                StreamErrorKind::Upstream => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
+                StreamErrorKind::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+                StreamErrorKind::BadRequest => (StatusCode::BAD_REQUEST, -32600),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, -32603),
+            };
+            warn!(kind = ?se.kind, message = %se.message, "connector refused the request");
+            HttpError::new(status, code, se.message.clone())
+        }
+    }
+}
+
+fn is_stateless(header_version: Option<&str>, env: &Envelope<'_>) -> bool {
+    match header_version {
+        Some(v) => v >= STATELESS_ERA,
+        None => env.meta_version.as_deref().is_some_and(|v| v >= STATELESS_ERA),
+    }
+}
+
+/// Stateless-era routing headers must agree with the body; a mismatch is a
+/// 400 (`HeaderMismatch`), never a policy bypass.
+fn check_stateless_headers(headers: &HeaderMap, env: &Envelope<'_>) -> Result<(), HttpError> {
+    let mismatch = |what: &str, header: &str, body: Option<&str>| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            HEADER_MISMATCH,
+            format!("header {what} {header:?} does not match the body ({body:?})"),
+        )
+        .with_id(env.id)
+    };
+    let version = header_str(headers, VERSION_HEADER);
+    if let (Some(h), Some(b)) = (version.as_deref(), env.meta_version.as_deref()) {
+        if h != b {
+            return Err(mismatch("MCP-Protocol-Version", h, Some(b)));
+        }
+    }
+    if let Some(h) = header_str(headers, "mcp-method") {
+        if Some(h.as_str()) != env.method.as_deref() {
+            return Err(mismatch("Mcp-Method", &h, env.method.as_deref()));
+        }
+    }
+    if let Some(h) = header_str(headers, "mcp-name") {
+        let body = env.name.as_deref().or(env.uri.as_deref());
+        if Some(h.as_str()) != body {
+            return Err(mismatch("Mcp-Name", &h, body));
+        }
+    }
+    Ok(())
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}

@@ -1,0 +1,144 @@
+//! Turns a relayed response into an HTTP body: JSON chunks as they come,
+//! or `text/event-stream` events with keep-alive comments, ending with a
+//! JSON-RPC error event if the link fails mid-stream.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::{BufMut, Bytes, BytesMut};
+use sallyport_protocol::data::SseEvent;
+use serde_json::value::RawValue;
+use tracing::warn;
+
+use crate::forward::{ForwardError, Piece, Response};
+use crate::http::error::{UNAVAILABLE, jsonrpc_error};
+
+/// Idle SSE streams get a comment this often, so proxies keep them open.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Encodes one event in `text/event-stream` syntax.
+pub fn encode(event: &SseEvent) -> Bytes {
+    let mut out = BytesMut::with_capacity(event.data.len() + 32);
+    if let Some(id) = &event.id {
+        put_field(&mut out, "id", id.as_bytes());
+    }
+    if let Some(name) = &event.event {
+        put_field(&mut out, "event", name.as_bytes());
+    }
+    if let Some(retry) = event.retry {
+        put_field(&mut out, "retry", retry.to_string().as_bytes());
+    }
+    if event.data.is_empty() {
+        out.put_slice(b"data: \n");
+    }
+    for line in event.data.split(|b| *b == b'\n') {
+        if !line.is_empty() || !event.data.is_empty() {
+            put_field(&mut out, "data", line.strip_suffix(b"\r").unwrap_or(line));
+        }
+    }
+    out.put_u8(b'\n');
+    out.freeze()
+}
+
+fn put_field(out: &mut BytesMut, name: &str, value: &[u8]) {
+    // Field values cannot hold line breaks; strip any a peer smuggled in.
+    out.put_slice(name.as_bytes());
+    out.put_slice(b": ");
+    out.extend(value.iter().filter(|b| **b != b'\n' && **b != b'\r'));
+    out.put_u8(b'\n');
+}
+
+/// The body of a JSON response: chunks as they arrive; a failure aborts
+/// the body (the client sees a truncated response, never a hang).
+pub fn json_body(response: Response) -> Body {
+    let stream = futures_util::stream::unfold(Some(response), |state| async move {
+        let mut response = state?;
+        match response.next().await {
+            Ok(Some(Piece::Body(b))) => Some((Ok(b), Some(response))),
+            Ok(Some(Piece::Event(_))) => Some((Err(abort("event inside a JSON body")), None)),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "relayed JSON response failed");
+                Some((Err(abort(&e.to_string())), None))
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// The body of an SSE response. If the stream fails and `request_id` is
+/// known, a final event carries a JSON-RPC error for it.
+pub fn sse_body(response: Response, request_id: Option<Box<RawValue>>) -> Body {
+    struct State {
+        response: Response,
+        request_id: Option<Box<RawValue>>,
+    }
+    let stream = futures_util::stream::unfold(
+        Some(State {
+            response,
+            request_id,
+        }),
+        |state| async move {
+            let mut s = state?;
+            let next = tokio::select! {
+                next = s.response.next() => next,
+                () = tokio::time::sleep(KEEPALIVE) => {
+                    return Some((Ok::<Bytes, std::io::Error>(Bytes::from_static(b": keep-alive\n\n")), Some(s)));
+                }
+            };
+            match next {
+                Ok(Some(Piece::Event(e))) => Some((Ok(encode(&e)), Some(s))),
+                Ok(Some(Piece::Body(b))) => Some((Ok(encode(&SseEvent { data: b, ..Default::default() })), Some(s))),
+                Ok(None) => None,
+                Err(e) => Some((Ok(failure_event(&e, s.request_id.as_deref())), None)),
+            }
+        },
+    );
+    Body::from_stream(stream)
+}
+
+fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
+    warn!(error = %e, "relayed event stream failed");
+    match id {
+        Some(id) => encode(&SseEvent {
+            data: Bytes::from(jsonrpc_error(Some(id), UNAVAILABLE, &format!("relay: {e}"))),
+            ..Default::default()
+        }),
+        None => Bytes::from(format!(
+            ": stream ended: {}\n\n",
+            e.to_string().replace(['\n', '\r'], " ")
+        )),
+    }
+}
+
+fn abort(why: &str) -> std::io::Error {
+    std::io::Error::other(format!("relayed response failed: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_fields_and_multiline_data() {
+        let e = SseEvent {
+            id: Some("7".into()),
+            event: Some("message".into()),
+            data: Bytes::from_static(b"{\"a\":1}\n{\"b\":2}"),
+            retry: Some(1000),
+        };
+        assert_eq!(
+            &encode(&e)[..],
+            b"id: 7\nevent: message\nretry: 1000\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
+        );
+    }
+
+    #[test]
+    fn priming_event_and_injection() {
+        let e = SseEvent {
+            id: Some("x\ndata: evil".into()),
+            ..Default::default()
+        };
+        assert_eq!(&encode(&e)[..], b"id: xdata: evil\ndata: \n\n");
+    }
+}

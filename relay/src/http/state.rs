@@ -1,0 +1,132 @@
+//! What the HTTP handlers share: config, link registry, credentials and
+//! session keys, with the small decisions that need them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use sallyport_protocol::ServerName;
+
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::config::HttpConfig;
+use crate::http::error::{HttpError, UNAVAILABLE};
+use crate::registry::{Registry, Route};
+use crate::session::{SessionClaims, SessionKeys, principal_hash};
+
+/// State shared by every HTTP handler.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub http: HttpConfig,
+    pub registry: Arc<Registry>,
+    pub auth: Authenticator,
+    pub sessions: SessionKeys,
+    pub session_ttl: std::time::Duration,
+    /// Every server some `[[connector]]` entry grants: the relay's catalogue.
+    pub servers: BTreeSet<ServerName>,
+    pub max_frame: usize,
+    pub next_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether `server` is in the relay's catalogue.
+    pub fn knows(&self, server: &ServerName) -> bool {
+        self.servers.contains(server)
+    }
+
+    /// Authenticates the caller, or answers 401 with the challenge that
+    /// points at the protected resource metadata.
+    pub fn authenticate(&self, headers: &HeaderMap, server: &ServerName) -> Result<Principal, HttpError> {
+        let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        self.auth.authenticate(value).map_err(|e| {
+            let mut err = HttpError::new(StatusCode::UNAUTHORIZED, -32001, format!("unauthorized: {e}"));
+            let metadata = format!(
+                "{}/.well-known/oauth-protected-resource/mcp/{server}",
+                self.http.public_url
+            );
+            err.challenge = Some(match e {
+                AuthError::Missing => format!("Bearer resource_metadata=\"{metadata}\""),
+                _ => format!(
+                    "Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\""
+                ),
+            });
+            err
+        })
+    }
+
+    /// The least loaded link for a new session or stateless request.
+    pub fn pick(&self, server: &ServerName) -> Result<Route, HttpError> {
+        self.registry.pick(server).ok_or_else(|| {
+            let mut e = HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                format!("no connector serving {server} is connected"),
+            );
+            e.retry_after = Some(5);
+            e
+        })
+    }
+
+    /// Opens the caller's session id and finds the link to its connector.
+    /// Every failure is a 404 (400 when the header is missing), so a caller
+    /// cannot tell a forged id from an expired one.
+    pub fn resume(
+        &self,
+        headers: &HeaderMap,
+        server: &ServerName,
+        principal: &Principal,
+    ) -> Result<(Route, SessionClaims), HttpError> {
+        let token = headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    -32600,
+                    "missing Mcp-Session-Id: send initialize first",
+                )
+            })?;
+        let not_found = || {
+            HttpError::new(
+                StatusCode::NOT_FOUND,
+                -32001,
+                "session not found: initialize a new session",
+            )
+        };
+        let claims = self.sessions.open(token, now()).map_err(|e| {
+            tracing::info!(reason = %e, "session id refused");
+            not_found()
+        })?;
+        let bound = principal_hash(&principal.subject, principal.agent.as_deref());
+        if &claims.server != server || claims.principal != bound {
+            tracing::warn!("session id presented by another principal or for another server");
+            return Err(not_found());
+        }
+        let route = self.registry.route_to(claims.instance, server).ok_or_else(|| {
+            tracing::info!(instance = claims.instance, "session's connector is gone");
+            not_found()
+        })?;
+        Ok((route, claims))
+    }
+
+    pub fn seal(&self, claims: SessionClaims) -> Result<String, HttpError> {
+        self.sessions.seal(&claims).map_err(|e| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, -32603, format!("cannot mint session: {e}"))
+        })
+    }
+
+    pub fn session_expiry(&self) -> u64 {
+        now() + self.session_ttl.as_secs()
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

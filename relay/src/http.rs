@@ -15,6 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{any, get};
 
+pub(crate) use guard::local_hosts;
 pub(crate) use listener::{serve, tls_acceptor};
 pub(crate) use state::AppState;
 

@@ -87,8 +87,10 @@ impl Relay {
                 }
                 .map_err(|e| RelayError::Sessions(e.to_string()))?;
                 let auth = Authenticator::new(&config.api_keys).map_err(crate::ConfigError::invalid)?;
+                let local_hosts = listener.local_addr().map(http::local_hosts).unwrap_or_default();
                 let app = Arc::new(http::AppState {
                     http: h.clone(),
+                    local_hosts,
                     registry: Arc::clone(&registry),
                     auth,
                     sessions,

@@ -8,10 +8,15 @@ use bytes::Bytes;
 use crate::config::HttpConfig;
 use crate::http::error::HttpError;
 
-/// The `Host` must be `public_url`'s host (or listed in `allowed_hosts`);
-/// an `Origin`, when present, must be `public_url`'s origin (or listed in
+/// The `Host` must be `public_url`'s host, one of `allowed_hosts`, or one
+/// of `local_hosts` (the listener's own address literals); an `Origin`,
+/// when present, must be `public_url`'s origin (or listed in
 /// `allowed_origins`).
-pub fn check_host_and_origin(http: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpError> {
+pub fn check_host_and_origin(
+    http: &HttpConfig,
+    local_hosts: &[String],
+    headers: &HeaderMap,
+) -> Result<(), HttpError> {
     let forbidden = |msg: String| HttpError::new(StatusCode::FORBIDDEN, -32600, msg);
     let public_host = public_host(&http.public_url);
     // HTTP/2 carries the authority in the URI; hyper maps it to Host for us
@@ -22,7 +27,10 @@ pub fn check_host_and_origin(http: &HttpConfig, headers: &HeaderMap) -> Result<(
             .to_str()
             .map_err(|_| forbidden("Host header is not valid text".into()))?
             .to_ascii_lowercase();
-        if host != public_host && !http.allowed_hosts.iter().any(|h| *h == host) {
+        if host != public_host
+            && !http.allowed_hosts.iter().any(|h| *h == host)
+            && !local_hosts.iter().any(|h| *h == host)
+        {
             return Err(forbidden(format!(
                 "Host {host:?} is not this relay ({public_host:?})"
             )));
@@ -40,6 +48,22 @@ pub fn check_host_and_origin(http: &HttpConfig, headers: &HeaderMap) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The `Host` values that name the listener itself: its address literal,
+/// and `localhost:<port>` when it is bound to loopback. An attacker's DNS
+/// name (rebinding) is never among them.
+pub fn local_hosts(addr: std::net::SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = Vec::new();
+    if addr.ip().is_unspecified() {
+        return hosts;
+    }
+    hosts.push(addr.to_string());
+    if addr.ip().is_loopback() {
+        hosts.push(format!("localhost:{port}"));
+    }
+    hosts
 }
 
 /// `host[:port]` of a `scheme://host[:port]` URL.
@@ -109,16 +133,26 @@ mod tests {
             headers(&[("host", "127.0.0.1:8443"), ("origin", "https://app.acme.com/")]),
             headers(&[]),
         ] {
-            assert!(check_host_and_origin(&c, &ok).is_ok(), "{ok:?}");
+            assert!(check_host_and_origin(&c, &[], &ok).is_ok(), "{ok:?}");
         }
         for bad in [
             headers(&[("host", "evil.com")]),
             headers(&[("host", "relay.acme.com"), ("origin", "https://evil.com")]),
             headers(&[("host", "relay.acme.com"), ("origin", "null")]),
         ] {
-            let e = check_host_and_origin(&c, &bad).expect_err("refused");
+            let e = check_host_and_origin(&c, &[], &bad).expect_err("refused");
             assert_eq!(e.status, StatusCode::FORBIDDEN, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn listener_literals() {
+        let c = http();
+        let local = local_hosts("127.0.0.1:4000".parse().expect("addr"));
+        assert_eq!(local, vec!["127.0.0.1:4000", "localhost:4000"]);
+        assert!(check_host_and_origin(&c, &local, &headers(&[("host", "localhost:4000")])).is_ok());
+        assert!(check_host_and_origin(&c, &local, &headers(&[("host", "evil.com:4000")])).is_err());
+        assert!(local_hosts("0.0.0.0:4000".parse().expect("addr")).is_empty());
     }
 
     #[tokio::test]

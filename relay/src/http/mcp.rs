@@ -58,7 +58,7 @@ async fn serve(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
-    guard::check_host_and_origin(&app.http, headers)?;
+    guard::check_host_and_origin(&app.http, &app.local_hosts, headers)?;
     let server = match ServerName::new(server) {
         Ok(s) if app.knows(&s) => s,
         _ => {

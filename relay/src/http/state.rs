@@ -18,6 +18,8 @@ use crate::session::{SessionClaims, SessionKeys, principal_hash};
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub http: HttpConfig,
+    /// `Host` values naming the listener's own address.
+    pub local_hosts: Vec<String>,
     pub registry: Arc<Registry>,
     pub auth: Authenticator,
     pub sessions: SessionKeys,

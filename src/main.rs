@@ -62,7 +62,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let config = sallyport_relay::Config::load(&args.config)?;
             runtime()?.block_on(async {
                 let shutdown = shutdown_on_signal();
-                sallyport_relay::run(config, shutdown).await
+                let relay = sallyport_relay::Relay::bind(config).await?;
+                reload_on_sighup(relay.reload_handle());
+                relay.serve(shutdown).await
             })?;
             Ok(())
         }
@@ -107,6 +109,24 @@ fn shutdown_on_signal() -> CancellationToken {
         }
     });
     token
+}
+
+/// SIGHUP makes the relay reload its certificates, trust bundle and CRL.
+fn reload_on_sighup(handle: sallyport_relay::ReloadHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGHUP; reload by restarting");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            info!("SIGHUP: reloading TLS material");
+            handle.reload();
+        }
+    });
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

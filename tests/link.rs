@@ -315,3 +315,49 @@ fn ca_rotation_keeps_old_and_new_connectors() {
         .wait_msg("connector registered", &[("connector.id", "connector/new")]);
     assert_eq!(relay.connectors().len(), 2);
 }
+
+/// Revoking a connected connector and sending SIGHUP to the relay cuts the
+/// live link, and the connector cannot come back.
+#[test]
+fn revocation_on_reload_cuts_the_live_link() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let relay = RelayProc::start(&relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[(LEGAL, &["contracts"])],
+    ));
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    relay.proc.wait_msg("connector registered", &[]);
+
+    sallyport(&[
+        "pki",
+        "revoke",
+        "--dir",
+        pki.d(),
+        cert.to_str().expect("utf-8"),
+    ]);
+    relay.proc.signal("HUP");
+    relay.proc.wait_msg("TLS material reloaded", &[]);
+    relay.proc.wait_msg(
+        "closing link: its certificate is no longer valid",
+        &[("reason", "Revoked")],
+    );
+    connector.wait_msg(
+        "link to relay lost",
+        &[("reason", "certificate no longer valid")],
+    );
+    let (n, _) = relay.proc.wait_msg_from(
+        0,
+        "link refused: TLS handshake failed",
+        &[("error", "Revoked")],
+    );
+    assert!(n > 0);
+    assert!(relay.connectors().is_empty());
+}

@@ -106,8 +106,28 @@ pub fn quic_server_config(
     let provider = provider();
     let certs = load_certs(cert_path)?;
     let key = load_key(key_path)?;
+    let verifier = client_verifier(bundle_path, crl_path)?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| config_error(cert_path, key_path, e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| config_error(cert_path, key_path, e))?;
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
+}
+
+/// The verifier the relay applies to connector certificates: chains to a
+/// CA in `bundle_path`, within validity, and — with `crl_path` — not revoked
+/// (end-entity revocation; a CRL file holding no CRL is refused). The relay
+/// also uses it to re-check live links when certificates or CRLs change.
+pub fn client_verifier(
+    bundle_path: &Path,
+    crl_path: Option<&Path>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let provider = provider();
     let roots = Arc::new(load_trust_bundle(bundle_path)?);
-    let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+    let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
     if let Some(crl_path) = crl_path {
         let crls = load_crls(crl_path)?;
         if crls.is_empty() {
@@ -118,18 +138,10 @@ pub fn quic_server_config(
         }
         verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
     }
-    let verifier = verifier.build().map_err(|e| PkiError::TlsConfig {
+    verifier.build().map_err(|e| PkiError::TlsConfig {
         cert: bundle_path.to_owned(),
         detail: format!("client certificate verifier: {e}"),
-    })?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| config_error(cert_path, key_path, e))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| config_error(cert_path, key_path, e))?;
-    config.alpn_protocols = vec![alpn.to_vec()];
-    Ok(config)
+    })
 }
 
 /// The connector's QUIC TLS configuration: TLS 1.3, ring, ALPN `alpn`, the

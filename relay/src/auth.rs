@@ -68,7 +68,10 @@ impl Authenticator {
                 )
             })?;
             if keys.iter().any(|(h, _)| *h == hash) {
-                return Err(format!("[[api_key]] for {}: the same key is listed twice", e.subject));
+                return Err(format!(
+                    "[[api_key]] for {}: the same key is listed twice",
+                    e.subject
+                ));
             }
             if e.subject.is_empty() {
                 return Err("[[api_key]]: subject must not be empty".into());
@@ -138,7 +141,9 @@ mod tests {
 
     #[test]
     fn key_authenticates() {
-        let p = store().authenticate(Some("Bearer test")).expect("valid key");
+        let p = store()
+            .authenticate(Some("Bearer test"))
+            .expect("valid key");
         assert_eq!(p.subject, "ci-bot");
         assert_eq!(p.groups, vec!["sre"]);
         assert!(store().authenticate(Some("bearer test")).is_ok());
@@ -148,7 +153,10 @@ mod tests {
     fn refusals() {
         let s = store();
         assert_eq!(s.authenticate(None), Err(AuthError::Missing));
-        assert_eq!(s.authenticate(Some("Basic dGVzdA==")), Err(AuthError::Malformed));
+        assert_eq!(
+            s.authenticate(Some("Basic dGVzdA==")),
+            Err(AuthError::Malformed)
+        );
         assert_eq!(s.authenticate(Some("Bearer")), Err(AuthError::Malformed));
         assert_eq!(s.authenticate(Some("Bearer tesT")), Err(AuthError::Invalid));
     }

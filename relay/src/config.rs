@@ -237,11 +237,15 @@ impl Config {
         let (session_keys, session_ttl) = match raw.sessions {
             Some(s) => {
                 if s.keys.is_empty() {
-                    return Err(ConfigError::invalid("[sessions] keys must list at least one key file"));
+                    return Err(ConfigError::invalid(
+                        "[sessions] keys must list at least one key file",
+                    ));
                 }
                 let hours = s.ttl_hours.unwrap_or(24);
                 if hours == 0 {
-                    return Err(ConfigError::invalid("[sessions] ttl_hours must be at least 1"));
+                    return Err(ConfigError::invalid(
+                        "[sessions] ttl_hours must be at least 1",
+                    ));
                 }
                 (
                     Some(s.keys.into_iter().map(|k| base.join(k)).collect()),
@@ -308,7 +312,11 @@ fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
             .into_iter()
             .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect(),
-        allowed_hosts: h.allowed_hosts.into_iter().map(|o| o.to_ascii_lowercase()).collect(),
+        allowed_hosts: h
+            .allowed_hosts
+            .into_iter()
+            .map(|o| o.to_ascii_lowercase())
+            .collect(),
         max_body,
         response_timeout: Duration::from_millis(h.response_timeout_ms.unwrap_or(30_000)),
     })

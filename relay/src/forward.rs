@@ -80,7 +80,9 @@ impl Response {
             }
             None => {
                 self.done = true;
-                Err(ForwardError::Link("stream ended before the response did".into()))
+                Err(ForwardError::Link(
+                    "stream ended before the response did".into(),
+                ))
             }
         }
     }

@@ -25,4 +25,4 @@ pub mod session;
 pub use cli::RelayArgs;
 pub use config::Config;
 pub use error::{ConfigError, RelayError};
-pub use server::{Relay, run};
+pub use server::{Relay, ReloadHandle, run};

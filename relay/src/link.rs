@@ -123,7 +123,7 @@ struct Established {
 
 /// Identity check and opening exchange, bounded by the handshake timeout.
 async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Control), Refuse> {
-    let identity = peer_identity(conn)?;
+    let (identity, cert) = peer_identity(conn)?;
     Span::current().record("connector.id", tracing::field::display(&identity));
     let deadline = tokio::time::Instant::now() + shared.config.quic.handshake_timeout;
     let timed_out = |what: &str| {
@@ -197,6 +197,7 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
             protocol_version: version,
             instance: hello.instance,
             conn: conn.clone(),
+            cert,
         },
         &decision,
     );
@@ -212,8 +213,11 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
     Ok((Established { identity, guard }, Control { read, write }))
 }
 
-/// The SPIFFE id of the peer's leaf certificate; it must name a connector.
-fn peer_identity(conn: &Connection) -> Result<SpiffeId, Refuse> {
+/// The SPIFFE id of the peer's leaf certificate (which it returns too); it
+/// must name a connector.
+fn peer_identity(
+    conn: &Connection,
+) -> Result<(SpiffeId, rustls::pki_types::CertificateDer<'static>), Refuse> {
     let unauthorized = |reason: String| {
         Refuse::new(
             CloseCode::Unauthorized,
@@ -238,7 +242,7 @@ fn peer_identity(conn: &Connection) -> Result<SpiffeId, Refuse> {
             "certificate identity {id} is not a connector (expected spiffe://<trust-domain>/connector/<name>)"
         )));
     }
-    Ok(id)
+    Ok((id, leaf.clone()))
 }
 
 async fn read_preamble(recv: &mut RecvStream) -> Result<u16, Refuse> {

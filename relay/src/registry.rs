@@ -82,12 +82,15 @@ pub struct NewLink {
     pub instance: u64,
     /// The QUIC connection, for opening data streams.
     pub conn: quinn::Connection,
+    /// The connector's leaf certificate, re-checked when CRLs change.
+    pub cert: rustls::pki_types::CertificateDer<'static>,
 }
 
 #[derive(Debug)]
 struct Entry {
     info: LinkInfo,
     conn: quinn::Connection,
+    cert: rustls::pki_types::CertificateDer<'static>,
     load: Arc<AtomicUsize>,
 }
 
@@ -170,6 +173,7 @@ impl Registry {
                 Entry {
                     info,
                     conn: link.conn,
+                    cert: link.cert,
                     load: Arc::default(),
                 },
             );
@@ -212,9 +216,37 @@ impl Registry {
             .map(|(id, e)| Route::new(*id, e))
     }
 
+    /// Re-checks every live link's certificate with `verify` and closes the
+    /// links that fail (revoked or expired since they connected). Returns
+    /// how many were closed.
+    pub fn revalidate(
+        &self,
+        verify: impl Fn(&rustls::pki_types::CertificateDer<'static>) -> Result<(), String>,
+    ) -> usize {
+        let failing: Vec<(LinkId, String, quinn::Connection, String)> = self
+            .lock()
+            .iter()
+            .filter_map(|(id, e)| {
+                verify(&e.cert)
+                    .err()
+                    .map(|why| (*id, e.info.identity.clone(), e.conn.clone(), why))
+            })
+            .collect();
+        for (id, identity, conn, why) in &failing {
+            tracing::warn!(link.id = id, connector.id = %identity, reason = %why,
+                "closing link: its certificate is no longer valid");
+            let code =
+                quinn::VarInt::from_u32(sallyport_protocol::CloseCode::Unauthorized.to_u32());
+            conn.close(code, b"certificate no longer valid");
+        }
+        failing.len()
+    }
+
     /// Whether any live link serves `server`.
     pub fn serves(&self, server: &ServerName) -> bool {
-        self.lock().values().any(|e| e.info.servers.contains(server))
+        self.lock()
+            .values()
+            .any(|e| e.info.servers.contains(server))
     }
 
     /// Every live link, ordered by id.

@@ -16,18 +16,19 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::auth::Authenticator;
-use crate::http;
-use crate::session::SessionKeys;
 use crate::config::{Config, QuicConfig};
 use crate::error::RelayError;
+use crate::http;
 use crate::link::{self, Shared};
 use crate::metrics::{HandshakeOutcome, Metrics};
 use crate::registry::Registry;
+use crate::session::SessionKeys;
 
 /// A relay whose listeners are bound but not yet serving.
 #[derive(Debug)]
 pub struct Relay {
     shared: Arc<Shared>,
+    reload: Arc<tokio::sync::Notify>,
     endpoint: quinn::Endpoint,
     admin: TcpListener,
     public: Option<PublicEndpoint>,
@@ -72,11 +73,14 @@ impl Relay {
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
         let public = match &config.http {
             Some(h) => {
-                let listener = TcpListener::bind(h.listen).await.map_err(|source| RelayError::Bind {
-                    what: "HTTP",
-                    addr: h.listen,
-                    source,
-                })?;
+                let listener =
+                    TcpListener::bind(h.listen)
+                        .await
+                        .map_err(|source| RelayError::Bind {
+                            what: "HTTP",
+                            addr: h.listen,
+                            source,
+                        })?;
                 let tls = match &h.tls {
                     Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
                     None => None,
@@ -86,8 +90,12 @@ impl Relay {
                     None => SessionKeys::ephemeral(),
                 }
                 .map_err(|e| RelayError::Sessions(e.to_string()))?;
-                let auth = Authenticator::new(&config.api_keys).map_err(crate::ConfigError::invalid)?;
-                let local_hosts = listener.local_addr().map(http::local_hosts).unwrap_or_default();
+                let auth =
+                    Authenticator::new(&config.api_keys).map_err(crate::ConfigError::invalid)?;
+                let local_hosts = listener
+                    .local_addr()
+                    .map(http::local_hosts)
+                    .unwrap_or_default();
                 let app = Arc::new(http::AppState {
                     http: h.clone(),
                     local_hosts,
@@ -95,7 +103,11 @@ impl Relay {
                     auth,
                     sessions,
                     session_ttl: config.session_ttl,
-                    servers: config.connectors.iter().flat_map(|c| c.servers.iter().cloned()).collect(),
+                    servers: config
+                        .connectors
+                        .iter()
+                        .flat_map(|c| c.servers.iter().cloned())
+                        .collect(),
                     max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
                     next_id: std::sync::atomic::AtomicU64::new(1),
                 });
@@ -112,6 +124,7 @@ impl Relay {
             endpoint,
             admin,
             public,
+            reload: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -127,7 +140,15 @@ impl Relay {
 
     /// The bound HTTP(S) address for remote clients, if enabled.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.public.as_ref().and_then(|p| p.listener.local_addr().ok())
+        self.public
+            .as_ref()
+            .and_then(|p| p.listener.local_addr().ok())
+    }
+
+    /// A handle that makes the serving relay reload its TLS material (the
+    /// QUIC certificate, trust bundle and CRL) and re-check live links.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle(Arc::clone(&self.reload))
     }
 
     /// The live link registry.
@@ -144,11 +165,14 @@ impl Relay {
             endpoint,
             admin,
             public,
+            reload,
         } = self;
         let http_stop = CancellationToken::new();
         let http_task = public.map(|p| {
             match p.listener.local_addr() {
-                Ok(addr) => info!(http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving"),
+                Ok(addr) => {
+                    info!(http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving")
+                }
                 Err(e) => warn!(error = %e, "HTTP listener address unknown"),
             }
             let app = http::router(p.app);
@@ -174,10 +198,14 @@ impl Relay {
         let links = TaskTracker::new();
         let link_shutdown = CancellationToken::new();
         let permits = Arc::new(Semaphore::new(shared.config.quic.max_links));
+        let mut recheck = tokio::time::interval(RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                () = reload.notified() => reload_tls(&endpoint, &shared),
+                _ = recheck.tick() => recheck_links(&shared),
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     match Arc::clone(&permits).try_acquire_owned() {
@@ -224,6 +252,57 @@ impl Relay {
         let _ = admin_task.await;
         info!("relay stopped");
         Ok(())
+    }
+}
+
+/// Live links are re-checked this often, so a certificate that expires
+/// while connected is cut.
+const RECHECK: Duration = Duration::from_secs(60);
+
+/// Makes a serving relay reload its TLS material (see
+/// [`Relay::reload_handle`]); the binary calls it on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle(Arc<tokio::sync::Notify>);
+
+impl ReloadHandle {
+    /// Requests a reload.
+    pub fn reload(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Loads the QUIC certificate, bundle and CRL again; new handshakes use
+/// them, and live links whose certificate no longer passes are closed. A
+/// broken file keeps the previous material in force.
+fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
+    match quic_server_config(&shared.config.quic) {
+        Ok(config) => {
+            endpoint.set_server_config(Some(config));
+            info!("TLS material reloaded");
+            recheck_links(shared);
+        }
+        Err(e) => warn!(error = %e, "TLS reload failed; keeping the previous certificates and CRL"),
+    }
+}
+
+fn recheck_links(shared: &Shared) {
+    let q = &shared.config.quic;
+    let verifier = match sallyport_pki::tls::client_verifier(&q.trust_bundle, q.crl.as_deref()) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(error = %e, "cannot re-check live links");
+            return;
+        }
+    };
+    let now = rustls::pki_types::UnixTime::now();
+    let closed = shared.registry.revalidate(|cert| {
+        verifier
+            .verify_client_cert(cert, &[], now)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    if closed > 0 {
+        info!(closed, "links closed after re-checking certificates");
     }
 }
 

@@ -76,7 +76,9 @@ pub struct SessionKeys {
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys").field("keys", &self.keys.len()).finish()
+        f.debug_struct("SessionKeys")
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -126,11 +128,17 @@ impl SessionKeys {
     pub fn seal(&self, claims: &SessionClaims) -> Result<String, SessionError> {
         let key = &self.keys[0];
         let mut nonce = [0u8; 12];
-        self.rng.fill(&mut nonce).map_err(|_| SessionError::Malformed)?;
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| SessionError::Malformed)?;
         let mut data = bincode::serde::encode_to_vec(claims, bincode::config::standard())
             .map_err(|_| SessionError::Malformed)?;
         key.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(AAD), &mut data)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut data,
+            )
             .map_err(|_| SessionError::Malformed)?;
         let mut token = Vec::with_capacity(1 + 4 + 12 + data.len());
         token.push(VERSION);
@@ -163,7 +171,11 @@ impl SessionKeys {
         let mut data = raw[17..].to_vec();
         let plain = key
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(AAD), &mut data)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut data,
+            )
             .map_err(|_| SessionError::Forged)?;
         let (claims, used): (SessionClaims, usize) =
             bincode::serde::decode_from_slice(plain, bincode::config::standard())
@@ -202,7 +214,6 @@ pub fn principal_hash(subject: &str, agent: Option<&str>) -> [u8; 16] {
     out.copy_from_slice(&d.as_ref()[..16]);
     out
 }
-
 
 #[cfg(test)]
 mod tests;

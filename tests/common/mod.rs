@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod client;
+pub mod raw;
+
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -293,6 +296,17 @@ impl Proc {
         })
     }
 
+    /// Every line logged so far, as one string.
+    pub fn all_lines(&self) -> String {
+        let guard = self.log.0.lock().expect("log lock");
+        guard
+            .lines
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// How many lines were logged so far.
     pub fn line_count(&self) -> usize {
         self.log.0.lock().expect("log lock").lines.len()
@@ -310,6 +324,15 @@ impl Proc {
             assert!(Instant::now() < deadline, "{} ignored SIGTERM", self.name);
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends a signal (`"HUP"`, `"KILL"`…).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// Whether the process is still running.
@@ -411,4 +434,122 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// An API key made with `sallyport pki apikey`: the key and its TOML entry.
+pub struct ApiKey {
+    pub key: String,
+    pub entry: String,
+}
+
+/// `sallyport pki apikey --sub <sub> --groups <groups…>`.
+pub fn api_key(sub: &str, groups: &[&str]) -> ApiKey {
+    let mut args = vec!["pki", "apikey", "--sub", sub];
+    for g in groups {
+        args.extend(["--groups", g]);
+    }
+    let out = sallyport(&args);
+    let key = out
+        .lines()
+        .find(|l| l.starts_with("sp_"))
+        .expect("key line")
+        .trim()
+        .to_owned();
+    let entry = out[out.find("[[api_key]]").expect("entry")..].to_owned();
+    ApiKey { key, entry }
+}
+
+/// A relay config with a plain-HTTP client endpoint on an ephemeral
+/// loopback port, the given API keys and `extra` TOML.
+pub fn relay_config_http(
+    root: &Path,
+    pki: &TestPki,
+    grants: &[(&str, &[&str])],
+    keys: &[&ApiKey],
+    extra_http: &str,
+) -> PathBuf {
+    let path = relay_config(root, pki, 0, grants);
+    let mut text = std::fs::read_to_string(&path).expect("read relay config");
+    text.push_str(&format!(
+        "\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://relay.test\"\ninsecure_plain_http = true\n{extra_http}\n"
+    ));
+    for k in keys {
+        text.push('\n');
+        text.push_str(&k.entry);
+    }
+    std::fs::write(&path, text).expect("write relay config");
+    path
+}
+
+/// A connector config whose `[[server]]` entries are given as TOML.
+pub fn connector_config_toml(
+    root: &Path,
+    pki: &TestPki,
+    cert: &Path,
+    relay: SocketAddr,
+    servers_toml: &str,
+) -> PathBuf {
+    let path = connector_config(root, pki, cert, relay, &[]);
+    let mut text = std::fs::read_to_string(&path).expect("read connector config");
+    text.push('\n');
+    text.push_str(servers_toml);
+    std::fs::write(&path, text).expect("write connector config");
+    path
+}
+
+/// `[[server]]` TOML for the built-in demo MCP server over stdio.
+pub fn demo_stdio_server(name: &str) -> String {
+    format!(
+        "[[server]]\nname = {name:?}\ncommand = [{:?}, \"demo\", \"mcp-server\"]\n",
+        bin()
+    )
+}
+
+/// `[[server]]` TOML for the official `server-everything` over stdio,
+/// installed under `tests/peers` by `scripts/test`.
+pub fn everything_server(name: &str) -> String {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers/node_modules/.bin/mcp-server-everything");
+    assert!(
+        bin.exists(),
+        "{} is missing: run ./scripts/test (it runs npm ci in tests/peers)",
+        bin.display()
+    );
+    format!(
+        "[[server]]\nname = {name:?}\ncommand = [{:?}, \"stdio\"]\n",
+        bin.display().to_string()
+    )
+}
+
+impl RelayProc {
+    /// The bound client endpoint address.
+    pub fn http(&self) -> SocketAddr {
+        let line = self.proc.wait_msg("HTTP listener serving", &[]);
+        field(&line, "http_addr")
+            .expect("http_addr")
+            .parse()
+            .expect("addr")
+    }
+
+    /// `http://<addr>/mcp/<server>`.
+    pub fn mcp_url(&self, server: &str) -> String {
+        format!("http://{}/mcp/{server}", self.http())
+    }
+}
+
+/// Waits until the relay has registered a connector serving `server`
+/// (registration happens before the log line is written).
+pub fn wait_served(relay: &RelayProc, server: &str) {
+    relay
+        .proc
+        .wait_for(&format!("a connector serving {server}"), |v| {
+            msg(v) == "connector registered" && field(v, "accepted").is_some_and(|a| a != "0")
+        });
+    let links = relay.connectors();
+    assert!(
+        links.iter().any(|l| l["servers"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x == server))),
+        "{server} is not served: {links:?}"
+    );
 }

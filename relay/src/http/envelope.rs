@@ -98,11 +98,19 @@ pub fn parse(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     if raw.jsonrpc != Some("2.0") {
         return Err(EnvelopeError::Invalid("jsonrpc must be \"2.0\""));
     }
-    let kind = match (&raw.id, &raw.method, raw.result.is_some() || raw.error.is_some()) {
+    let kind = match (
+        &raw.id,
+        &raw.method,
+        raw.result.is_some() || raw.error.is_some(),
+    ) {
         (Some(_), Some(_), false) => Kind::Request,
         (None, Some(_), false) => Kind::Notification,
         (Some(_), None, true) => Kind::Response,
-        _ => return Err(EnvelopeError::Invalid("expected a request, notification or response")),
+        _ => {
+            return Err(EnvelopeError::Invalid(
+                "expected a request, notification or response",
+            ));
+        }
     };
     let params: Option<Params> = match raw.params {
         Some(p) if p.get().trim_start().starts_with('{') => {
@@ -151,7 +159,10 @@ mod tests {
         assert_eq!(n.kind, Kind::Notification);
         let r = parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).expect("valid");
         assert_eq!(r.kind, Kind::Response);
-        let r = parse(br#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"file:///x"}}"#).expect("valid");
+        let r = parse(
+            br#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"file:///x"}}"#,
+        )
+        .expect("valid");
         assert_eq!(r.uri.as_deref(), Some("file:///x"));
     }
 

@@ -91,7 +91,11 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
                 format!("request body exceeds {limit} bytes"),
             )
         } else {
-            HttpError::new(StatusCode::BAD_REQUEST, -32700, format!("cannot read body: {e}"))
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                -32700,
+                format!("cannot read body: {e}"),
+            )
         }
     })
 }
@@ -129,8 +133,14 @@ mod tests {
         let c = http();
         for ok in [
             headers(&[("host", "relay.acme.com")]),
-            headers(&[("host", "RELAY.acme.com"), ("origin", "https://relay.acme.com")]),
-            headers(&[("host", "127.0.0.1:8443"), ("origin", "https://app.acme.com/")]),
+            headers(&[
+                ("host", "RELAY.acme.com"),
+                ("origin", "https://relay.acme.com"),
+            ]),
+            headers(&[
+                ("host", "127.0.0.1:8443"),
+                ("origin", "https://app.acme.com/"),
+            ]),
             headers(&[]),
         ] {
             assert!(check_host_and_origin(&c, &[], &ok).is_ok(), "{ok:?}");
@@ -158,10 +168,15 @@ mod tests {
     #[tokio::test]
     async fn body_limit() {
         assert_eq!(
-            read_body(Body::from("0123456789"), 10).await.expect("fits").len(),
+            read_body(Body::from("0123456789"), 10)
+                .await
+                .expect("fits")
+                .len(),
             10
         );
-        let e = read_body(Body::from("0123456789X"), 10).await.expect_err("too large");
+        let e = read_body(Body::from("0123456789X"), 10)
+            .await
+            .expect_err("too large");
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -71,7 +71,9 @@ pub(crate) async fn serve(
             let result = match tls {
                 Some(acceptor) => {
                     let tls_stream =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
                             Ok(Ok(s)) => s,
                             Ok(Err(e)) => {
                                 debug!(%remote, error = %e, "HTTPS handshake failed");
@@ -82,11 +84,13 @@ pub(crate) async fn serve(
                                 return;
                             }
                         };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
                     watcher.watch(conn.into_owned()).await
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     watcher.watch(conn.into_owned()).await
                 }
             };
@@ -96,7 +100,10 @@ pub(crate) async fn serve(
         });
     }
     info!("HTTP listener stopped accepting; letting open requests finish");
-    if tokio::time::timeout(GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         warn!("HTTP connections still open after the grace period");
     }
 }

@@ -75,11 +75,17 @@ async fn serve(
     match *method {
         Method::POST => {
             let body = guard::read_body(body, app.http.max_body).await?;
-            let env = envelope::parse(&body).map_err(|e| {
-                HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
-            })?;
+            let env = envelope::parse(&body)
+                .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
             let stateless = is_stateless(version.as_deref(), &env);
-            let mut req = Relayed::new(request_id, data::Method::Post, &server, &principal, headers, version);
+            let mut req = Relayed::new(
+                request_id,
+                data::Method::Post,
+                &server,
+                &principal,
+                headers,
+                version,
+            );
             if stateless {
                 check_stateless_headers(headers, &env)?;
                 let route = app.pick(&server)?;
@@ -102,7 +108,11 @@ async fn serve(
                 ));
             }
             let (route, claims) = app.resume(headers, &server, &principal)?;
-            let m = if *method == Method::GET { data::Method::Get } else { data::Method::Delete };
+            let m = if *method == Method::GET {
+                data::Method::Get
+            } else {
+                data::Method::Delete
+            };
             let mut req = Relayed::new(request_id, m, &server, &principal, headers, version);
             req.head.session = claims.upstream.clone();
             req.head.last_event_id = header_str(headers, "last-event-id");
@@ -134,9 +144,12 @@ impl Relayed {
             .iter()
             .filter(|(name, _)| {
                 let n = name.as_str();
-                (n.starts_with("mcp-") && n != SESSION_HEADER && n != VERSION_HEADER) || n == "accept"
+                (n.starts_with("mcp-") && n != SESSION_HEADER && n != VERSION_HEADER)
+                    || n == "accept"
             })
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
             .collect();
         Self {
             head: RequestHead {
@@ -170,9 +183,15 @@ async fn relay(
     let id = env.and_then(|e| e.id);
     let instance = route.instance;
     let server = req.head.server.clone();
-    let response = forward::forward(route, req.head, body, app.max_frame, app.http.response_timeout)
-        .await
-        .map_err(|e| forward_error(e).with_id(id))?;
+    let response = forward::forward(
+        route,
+        req.head,
+        body,
+        app.max_frame,
+        app.http.response_timeout,
+    )
+    .await
+    .map_err(|e| forward_error(e).with_id(id))?;
     let status = StatusCode::from_u16(response.head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let session = match mint_for {
         Some(principal) if status.is_success() => Some(app.seal(SessionClaims {
@@ -191,14 +210,19 @@ async fn relay(
         }
         BodyKind::Json => {
             let mut r = Response::new(sse::json_body(response));
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             r
         }
         BodyKind::EventStream => {
             let mut r = Response::new(sse::sse_body(response, id.map(|i| i.to_owned())));
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             h.insert("x-accel-buffering", HeaderValue::from_static("no"));
             r
@@ -214,7 +238,9 @@ async fn relay(
 
 fn forward_error(e: ForwardError) -> HttpError {
     match &e {
-        ForwardError::Link(_) => HttpError::new(StatusCode::BAD_GATEWAY, UNAVAILABLE, e.to_string()),
+        ForwardError::Link(_) => {
+            HttpError::new(StatusCode::BAD_GATEWAY, UNAVAILABLE, e.to_string())
+        }
         ForwardError::Timeout(_) => {
             HttpError::new(StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE, e.to_string())
         }
@@ -236,7 +262,10 @@ fn forward_error(e: ForwardError) -> HttpError {
 fn is_stateless(header_version: Option<&str>, env: &Envelope<'_>) -> bool {
     match header_version {
         Some(v) => v >= STATELESS_ERA,
-        None => env.meta_version.as_deref().is_some_and(|v| v >= STATELESS_ERA),
+        None => env
+            .meta_version
+            .as_deref()
+            .is_some_and(|v| v >= STATELESS_ERA),
     }
 }
 
@@ -272,5 +301,8 @@ fn check_stateless_headers(headers: &HeaderMap, env: &Envelope<'_>) -> Result<()
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

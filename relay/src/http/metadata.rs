@@ -18,7 +18,10 @@ pub(crate) async fn root(State(app): State<Arc<AppState>>) -> Response {
 }
 
 /// `/.well-known/oauth-protected-resource/mcp/<server>`.
-pub(crate) async fn server(State(app): State<Arc<AppState>>, Path(server): Path<String>) -> Response {
+pub(crate) async fn server(
+    State(app): State<Arc<AppState>>,
+    Path(server): Path<String>,
+) -> Response {
     match ServerName::new(server) {
         Ok(s) if app.knows(&s) => {
             let resource = format!("{}/mcp/{s}", app.http.public_url);

@@ -88,7 +88,13 @@ pub fn sse_body(response: Response, request_id: Option<Box<RawValue>>) -> Body {
             };
             match next {
                 Ok(Some(Piece::Event(e))) => Some((Ok(encode(&e)), Some(s))),
-                Ok(Some(Piece::Body(b))) => Some((Ok(encode(&SseEvent { data: b, ..Default::default() })), Some(s))),
+                Ok(Some(Piece::Body(b))) => Some((
+                    Ok(encode(&SseEvent {
+                        data: b,
+                        ..Default::default()
+                    })),
+                    Some(s),
+                )),
                 Ok(None) => None,
                 Err(e) => Some((Ok(failure_event(&e, s.request_id.as_deref())), None)),
             }

@@ -42,19 +42,27 @@ impl AppState {
 
     /// Authenticates the caller, or answers 401 with the challenge that
     /// points at the protected resource metadata.
-    pub fn authenticate(&self, headers: &HeaderMap, server: &ServerName) -> Result<Principal, HttpError> {
-        let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        server: &ServerName,
+    ) -> Result<Principal, HttpError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         self.auth.authenticate(value).map_err(|e| {
-            let mut err = HttpError::new(StatusCode::UNAUTHORIZED, -32001, format!("unauthorized: {e}"));
+            let mut err = HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                -32001,
+                format!("unauthorized: {e}"),
+            );
             let metadata = format!(
                 "{}/.well-known/oauth-protected-resource/mcp/{server}",
                 self.http.public_url
             );
             err.challenge = Some(match e {
                 AuthError::Missing => format!("Bearer resource_metadata=\"{metadata}\""),
-                _ => format!(
-                    "Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\""
-                ),
+                _ => format!("Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\""),
             });
             err
         })
@@ -108,16 +116,23 @@ impl AppState {
             tracing::warn!("session id presented by another principal or for another server");
             return Err(not_found());
         }
-        let route = self.registry.route_to(claims.instance, server).ok_or_else(|| {
-            tracing::info!(instance = claims.instance, "session's connector is gone");
-            not_found()
-        })?;
+        let route = self
+            .registry
+            .route_to(claims.instance, server)
+            .ok_or_else(|| {
+                tracing::info!(instance = claims.instance, "session's connector is gone");
+                not_found()
+            })?;
         Ok((route, claims))
     }
 
     pub fn seal(&self, claims: SessionClaims) -> Result<String, HttpError> {
         self.sessions.seal(&claims).map_err(|e| {
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, -32603, format!("cannot mint session: {e}"))
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                -32603,
+                format!("cannot mint session: {e}"),
+            )
         })
     }
 

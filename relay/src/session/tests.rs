@@ -70,5 +70,8 @@ fn bad_key_files_refused() {
 #[test]
 fn principal_hash_separates_subject_and_agent() {
     assert_ne!(principal_hash("ab", None), principal_hash("a", Some("b")));
-    assert_ne!(principal_hash("alice", Some("x")), principal_hash("alice", Some("y")));
+    assert_ne!(
+        principal_hash("alice", Some("x")),
+        principal_hash("alice", Some("y"))
+    );
 }

@@ -38,6 +38,9 @@ enum Command {
     Connector(sallyport_connector::ConnectorArgs),
     /// Create and manage the CA, certificates and API keys.
     Pki(sallyport_pki::cli::PkiArgs),
+    /// Try the whole system on this machine: relay, connector and a demo MCP
+    /// server in one process (prints the URL and an API key).
+    Demo(sallyport_demo::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +69,18 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 reload_on_sighup(relay.reload_handle());
                 relay.serve(shutdown).await
             })?;
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let rt = runtime()?;
+            let result = rt.block_on(async {
+                let shutdown = shutdown_on_signal();
+                sallyport_demo::run(args, shutdown).await
+            });
+            // `demo mcp-server` reads stdin on a blocking thread that cannot
+            // be cancelled; do not wait for it when the runtime goes away.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            result?;
             Ok(())
         }
         Command::Connector(args) => {

@@ -385,9 +385,7 @@ fn limits(raw: &RawLimits) -> Result<Limits, ConfigError> {
         ));
     }
     if l.session_idle.is_zero() || l.upstream_timeout.is_zero() {
-        return Err(ConfigError::invalid(
-            "[limits] timeouts must be above 0",
-        ));
+        return Err(ConfigError::invalid("[limits] timeouts must be above 0"));
     }
     Ok(l)
 }

@@ -30,6 +30,9 @@ pub use cli::ConnectorArgs;
 pub use config::Config;
 pub use error::{ConfigError, ConnectorError, LinkError};
 
+use crate::bridge::Bridge;
+use crate::bridge::http::HttpBridge;
+use crate::bridge::stdio::StdioBridge;
 use crate::config::Upstream;
 use crate::link::LinkSpec;
 use crate::streams::Bridges;
@@ -54,7 +57,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             .collect(),
     };
     let bridges = Arc::new(Bridges {
-        map: Default::default(),
+        map: bridges(&config)?,
         max_body: config.limits.max_body,
         max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
     });
@@ -106,6 +109,35 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
     }
     info!("connector stopped");
     Ok(())
+}
+
+/// One bridge per configured server.
+fn bridges(
+    config: &Config,
+) -> Result<
+    std::collections::HashMap<sallyport_protocol::ServerName, Arc<dyn Bridge>>,
+    ConnectorError,
+> {
+    let mut map: std::collections::HashMap<_, Arc<dyn Bridge>> = Default::default();
+    for server in &config.servers {
+        let bridge: Arc<dyn Bridge> = match &server.upstream {
+            Upstream::Stdio { command, env, cwd } => Arc::new(StdioBridge::new(
+                server.name.clone(),
+                command.clone(),
+                env.clone(),
+                cwd.clone(),
+                config.limits,
+            )),
+            Upstream::Http { url, headers } => Arc::new(HttpBridge::new(
+                server.name.clone(),
+                url.clone(),
+                headers.clone(),
+                config.limits,
+            )?),
+        };
+        map.insert(server.name.clone(), bridge);
+    }
+    Ok(map)
 }
 
 fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorError> {

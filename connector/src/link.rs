@@ -185,7 +185,10 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
         // The relay opens no new streams after GoAway; let the open ones end.
         in_flight.close();
         if tokio::time::timeout(DRAIN, in_flight.wait()).await.is_err() {
-            warn!(open = in_flight.len(), "requests still open after the drain period");
+            warn!(
+                open = in_flight.len(),
+                "requests still open after the drain period"
+            );
         }
     }
     close(&conn, CloseCode::Normal, end.reason());
@@ -195,7 +198,11 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
 
 type ControlRead = FramedRead<quinn::RecvStream, FrameCodec<ControlFrame>>;
 
-async fn control_loop(conn: &Connection, read: &mut ControlRead, shutdown: &CancellationToken) -> LinkEnd {
+async fn control_loop(
+    conn: &Connection,
+    read: &mut ControlRead,
+    shutdown: &CancellationToken,
+) -> LinkEnd {
     loop {
         tokio::select! {
             frame = read.next() => match frame {

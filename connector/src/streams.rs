@@ -72,7 +72,8 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
     let codec = FrameCodec::<DataFrame>::new(bridges.max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut read = FramedRead::new(recv, codec);
-    let request = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut read, bridges.max_body)).await;
+    let request =
+        tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut read, bridges.max_body)).await;
     let (head, body) = match request {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(&mut write, e).await,
@@ -88,7 +89,11 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
     async move {
         let Some(bridge) = bridges.map.get(&head.server).cloned() else {
             let msg = format!("this connector does not serve {}", head.server);
-            return fail(&mut write, stream_error(StreamErrorKind::UnknownServer, msg)).await;
+            return fail(
+                &mut write,
+                stream_error(StreamErrorKind::UnknownServer, msg),
+            )
+            .await;
         };
         let cancel = CancellationToken::new();
         let _cancel_on_exit = cancel.clone().drop_guard();
@@ -105,7 +110,9 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
             Ok(reply) => {
                 if let Err(e) = send_reply(&mut write, reply).await {
                     debug!(error = %e, "reply not delivered");
-                    let _ = write.get_mut().reset(VarInt::from_u32(CloseCode::Cancelled.to_u32()));
+                    let _ = write
+                        .get_mut()
+                        .reset(VarInt::from_u32(CloseCode::Cancelled.to_u32()));
                 }
             }
         }
@@ -120,9 +127,19 @@ async fn read_request(
 ) -> Result<(RequestHead, Bytes), StreamError> {
     let head = match read.next().await {
         Some(Ok(DataFrame::RequestHead(h))) => h,
-        Some(Ok(_)) => return Err(stream_error(StreamErrorKind::BadRequest, "expected RequestHead")),
+        Some(Ok(_)) => {
+            return Err(stream_error(
+                StreamErrorKind::BadRequest,
+                "expected RequestHead",
+            ));
+        }
         Some(Err(e)) => return Err(stream_error(StreamErrorKind::BadRequest, e.to_string())),
-        None => return Err(stream_error(StreamErrorKind::BadRequest, "stream ended before RequestHead")),
+        None => {
+            return Err(stream_error(
+                StreamErrorKind::BadRequest,
+                "stream ended before RequestHead",
+            ));
+        }
     };
     let mut body = BytesMut::new();
     loop {
@@ -137,23 +154,48 @@ async fn read_request(
                 body.extend_from_slice(&chunk);
             }
             Some(Ok(DataFrame::BodyEnd)) => return Ok((head, body.freeze())),
-            Some(Ok(_)) => return Err(stream_error(StreamErrorKind::BadRequest, "expected Body or BodyEnd")),
+            Some(Ok(_)) => {
+                return Err(stream_error(
+                    StreamErrorKind::BadRequest,
+                    "expected Body or BodyEnd",
+                ));
+            }
             Some(Err(e)) => return Err(stream_error(StreamErrorKind::BadRequest, e.to_string())),
-            None => return Err(stream_error(StreamErrorKind::BadRequest, "stream ended inside the request body")),
+            None => {
+                return Err(stream_error(
+                    StreamErrorKind::BadRequest,
+                    "stream ended inside the request body",
+                ));
+            }
         }
     }
 }
 
-async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), sallyport_protocol::framed::FramedError> {
+async fn send_reply(
+    write: &mut Write,
+    reply: BridgeReply,
+) -> Result<(), sallyport_protocol::framed::FramedError> {
     match reply {
         BridgeReply::Empty { status, session } => {
             write
-                .send(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::Empty, session }))
+                .send(DataFrame::ResponseHead(ResponseHead {
+                    status,
+                    kind: BodyKind::Empty,
+                    session,
+                }))
                 .await?;
         }
-        BridgeReply::Json { status, session, body } => {
+        BridgeReply::Json {
+            status,
+            session,
+            body,
+        } => {
             write
-                .feed(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::Json, session }))
+                .feed(DataFrame::ResponseHead(ResponseHead {
+                    status,
+                    kind: BodyKind::Json,
+                    session,
+                }))
                 .await?;
             let mut rest = body;
             while !rest.is_empty() {
@@ -161,9 +203,17 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), sallypo
                 write.feed(DataFrame::Body(chunk)).await?;
             }
         }
-        BridgeReply::Sse { status, session, mut events } => {
+        BridgeReply::Sse {
+            status,
+            session,
+            mut events,
+        } => {
             write
-                .send(DataFrame::ResponseHead(ResponseHead { status, kind: BodyKind::EventStream, session }))
+                .send(DataFrame::ResponseHead(ResponseHead {
+                    status,
+                    kind: BodyKind::EventStream,
+                    session,
+                }))
                 .await?;
             loop {
                 tokio::select! {
@@ -185,7 +235,7 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), sallypo
 }
 
 async fn fail(write: &mut Write, error: StreamError) {
-    warn!(kind = ?error.kind, message = %error.message, "request failed");
+    warn!(kind = ?error.kind, error = %error.message, "request failed");
     if write.send(DataFrame::Error(error)).await.is_ok() {
         let _ = write.get_mut().finish();
     }

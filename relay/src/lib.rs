@@ -18,6 +18,7 @@ pub mod grants;
 mod http;
 mod link;
 pub mod metrics;
+pub mod policy;
 pub mod registry;
 pub mod server;
 pub mod session;

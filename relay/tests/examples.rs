@@ -8,4 +8,9 @@ fn deploy_example_relay_config_parses() {
     assert_eq!(config.name, "relay-1");
     assert_eq!(config.connectors.len(), 1);
     assert!(config.quic.cert.ends_with("pki/relay.pem"));
+    let http = config.http.expect("[http] section");
+    assert_eq!(http.public_url, "https://relay.acme.com");
+    assert!(http.tls.is_some());
+    assert_eq!(config.session_keys.map(|k| k.len()), Some(2));
+    assert_eq!(config.api_keys.len(), 1);
 }

@@ -20,8 +20,6 @@ pub struct Seen {
     pub progress: Vec<(f64, Option<f64>)>,
     /// The prompts of each sampling request answered.
     pub sampling: Vec<String>,
-    /// Methods of other notifications received.
-    pub notifications: Vec<String>,
 }
 
 /// The test client's handler.
@@ -31,6 +29,10 @@ pub struct TestClient {
 }
 
 impl ClientHandler for TestClient {
+    #[allow(
+        deprecated,
+        reason = "sampling is deprecated in the spec but still what servers send"
+    )]
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(
             ClientCapabilities::builder().enable_sampling().build(),
@@ -66,18 +68,6 @@ impl ClientHandler for TestClient {
             .expect("lock")
             .progress
             .push((params.progress, params.total));
-    }
-
-    async fn on_logging_message(
-        &self,
-        _params: LoggingMessageNotificationParam,
-        _ctx: NotificationContext<RoleClient>,
-    ) {
-        self.seen
-            .lock()
-            .expect("lock")
-            .notifications
-            .push("notifications/message".into());
     }
 }
 

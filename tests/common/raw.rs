@@ -15,6 +15,7 @@ pub struct RawSession {
 
 impl RawSession {
     pub async fn open(url: &str, key: &str) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},

@@ -1,1 +1,301 @@
-//! The stdio bridge (being written).
+//! The stdio bridge: MCP servers run as child processes that speak
+//! newline-delimited JSON-RPC on stdin/stdout, served to the relay as a
+//! Streamable HTTP MCP server would be.
+//!
+//! The era of each request decides how it is served:
+//!
+//! * **Session era** (`MCP-Protocol-Version` absent or before
+//!   `2026-07-28`): `initialize` spawns one child per session
+//!   (`sessions`, `session`); requests answer with an event stream
+//!   carrying what the child sends for them (`route::target`); GET opens
+//!   the stream of unsolicited messages; DELETE, idleness, the loss of the
+//!   link that created the session, or the child's exit end the session.
+//! * **Stateless era** (`2026-07-28` and later): POSTs share a small pool of
+//!   children (`stateless`, `worker`) with JSON-RPC ids remapped per
+//!   child; GET and DELETE are 405.
+//!
+//! Messages pass through byte for byte (`envelope` parses only the
+//! envelope); the only rewrites are line breaks in a client's body (which
+//! stdio framing forbids) and, in the stateless era, the remapped ids.
+//!
+//! Behaviour choices: a second concurrent GET stream gets 409 (as the
+//! TypeScript SDK does), while a GET stream whose client is gone is
+//! replaced; `Last-Event-ID` is ignored (no resumption); a session with a
+//! request in flight or a GET stream open is never idle; requests time out
+//! after `upstream_timeout` (except `subscriptions/listen`): the child is
+//! sent `notifications/cancelled` and the client a -32001 error.
+
+mod child;
+mod envelope;
+mod lines;
+mod route;
+mod session;
+mod sessions;
+mod stateless;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sallyport_protocol::ServerName;
+use sallyport_protocol::data::{Method, SseEvent, StreamError, StreamErrorKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::bridge::{Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, stream_error};
+use crate::config::Limits;
+use envelope::{Envelope, Kind};
+use sessions::Sessions;
+use stateless::Pool;
+
+/// The first protocol version of the stateless era.
+pub const STATELESS_ERA: &str = "2026-07-28";
+/// Stdout lines are capped at `max_body`, but never below this.
+const MIN_LINE: usize = 64 * 1024;
+
+/// Serves one stdio MCP server (see the module docs).
+pub struct StdioBridge {
+    ctx: Ctx,
+    sessions: Sessions,
+    pool: Pool,
+}
+
+/// What sessions and pooled children need to know.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    server: ServerName,
+    spec: child::Spec,
+    limits: Limits,
+    /// Fires on [`Bridge::shutdown`]; every child's stop token derives
+    /// from it.
+    shutdown: CancellationToken,
+}
+
+impl Ctx {
+    fn max_line(&self) -> usize {
+        self.limits.max_body.max(MIN_LINE)
+    }
+}
+
+impl StdioBridge {
+    /// A bridge that runs `command` (program and arguments), with `env`
+    /// added to the inherited environment, in `cwd`. Spawns nothing yet.
+    pub fn new(
+        server: ServerName,
+        command: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+        limits: Limits,
+    ) -> StdioBridge {
+        StdioBridge {
+            pool: Pool::new(limits.max_sessions),
+            ctx: Ctx {
+                server,
+                spec: child::Spec { command, env, cwd },
+                limits,
+                shutdown: CancellationToken::new(),
+            },
+            sessions: Sessions::new(),
+        }
+    }
+
+    /// Live session-era sessions (one child each).
+    pub fn sessions(&self) -> usize {
+        self.sessions.table().len()
+    }
+
+    /// Live pooled children of the stateless era.
+    pub fn pooled(&self) -> usize {
+        self.pool.len()
+    }
+
+    async fn serve(
+        &self,
+        request: BridgeRequest,
+        cancel: CancellationToken,
+    ) -> Result<BridgeReply, StreamError> {
+        if self.ctx.shutdown.is_cancelled() {
+            return Err(stream_error(
+                StreamErrorKind::Upstream,
+                "the connector is shutting down",
+            ));
+        }
+        let BridgeRequest { origin, head, body } = request;
+        if is_stateless(head.protocol_version.as_deref()) {
+            if head.method != Method::Post {
+                return Ok(BridgeReply::Empty {
+                    status: 405,
+                    session: None,
+                });
+            }
+            let body = envelope::one_line(&body);
+            let message = parse(&body)?;
+            return self
+                .pool
+                .post(&self.ctx, body.clone(), &message, cancel)
+                .await;
+        }
+        match (head.method, head.session) {
+            (Method::Post, None) => {
+                let body = envelope::one_line(&body);
+                let message = parse(&body)?;
+                if message.kind() != Kind::Request || message.method() != "initialize" {
+                    return Err(session_required());
+                }
+                self.sessions
+                    .initialize(&self.ctx, origin, body.clone(), &message)
+                    .await
+            }
+            (Method::Post, Some(id)) => {
+                let session = self.sessions.get(&id)?;
+                let body = envelope::one_line(&body);
+                let message = parse(&body)?;
+                if message.kind() == Kind::Request {
+                    let events = session.request(body.clone(), &message, cancel).await?;
+                    Ok(BridgeReply::Sse {
+                        status: 200,
+                        session: None,
+                        events,
+                    })
+                } else {
+                    session.one_way(body.clone()).await?;
+                    Ok(BridgeReply::Empty {
+                        status: 202,
+                        session: None,
+                    })
+                }
+            }
+            (Method::Get, Some(id)) => match self.sessions.get(&id)?.open_get()? {
+                Some(events) => Ok(BridgeReply::Sse {
+                    status: 200,
+                    session: None,
+                    events,
+                }),
+                None => Ok(BridgeReply::Empty {
+                    status: 409,
+                    session: None,
+                }),
+            },
+            (Method::Delete, Some(id)) => {
+                self.sessions.delete(&id).await?;
+                Ok(BridgeReply::Empty {
+                    status: 200,
+                    session: None,
+                })
+            }
+            (Method::Get | Method::Delete, None) => Err(session_required()),
+        }
+    }
+}
+
+impl std::fmt::Debug for StdioBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdioBridge")
+            .field("server", &self.ctx.server)
+            .field("command", &self.ctx.spec.command)
+            .field("sessions", &self.sessions())
+            .field("pooled", &self.pooled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bridge for StdioBridge {
+    fn handle(&self, request: BridgeRequest, cancel: CancellationToken) -> BridgeFuture<'_> {
+        Box::pin(self.serve(request, cancel))
+    }
+
+    fn link_closed(&self, origin: LinkTag) {
+        self.sessions.link_closed(origin);
+    }
+
+    fn shutdown(&self) {
+        self.ctx.shutdown.cancel();
+    }
+}
+
+/// Whether `MCP-Protocol-Version` selects the stateless era: a date-shaped
+/// version at or after [`STATELESS_ERA`] (versions are ISO dates, so they
+/// compare as strings).
+fn is_stateless(version: Option<&str>) -> bool {
+    version.is_some_and(|v| {
+        v.len() == STATELESS_ERA.len()
+            && v.starts_with(|c: char| c.is_ascii_digit())
+            && v >= STATELESS_ERA
+    })
+}
+
+fn parse(body: &Bytes) -> Result<Envelope<'_>, StreamError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| stream_error(StreamErrorKind::BadRequest, "the body is not UTF-8"))?;
+    Envelope::parse(text).map_err(|e| {
+        stream_error(
+            StreamErrorKind::BadRequest,
+            format!("the body is not one JSON-RPC message: {e}"),
+        )
+    })
+}
+
+fn session_required() -> StreamError {
+    stream_error(
+        StreamErrorKind::BadRequest,
+        "Mcp-Session-Id is required (send initialize first)",
+    )
+}
+
+/// Locks `mutex`; a panic elsewhere leaves consistent data here (every
+/// critical section is a few assignments), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The start of a line, for logs.
+fn log_head(text: &str) -> &str {
+    let mut end = text.len().min(200);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An SSE event carrying one JSON-RPC message.
+fn event(data: Bytes) -> SseEvent {
+    SseEvent {
+        data,
+        ..SseEvent::default()
+    }
+}
+
+/// Queues `line` for a child's stdin, waiting at most `timeout` for room.
+async fn write_stdin(
+    stdin: &mpsc::Sender<Bytes>,
+    line: Bytes,
+    timeout: Duration,
+) -> Result<(), StreamError> {
+    match tokio::time::timeout(timeout, stdin.send(line)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(stream_error(
+            StreamErrorKind::Upstream,
+            "the MCP server has stopped",
+        )),
+        Err(_) => Err(stream_error(
+            StreamErrorKind::Upstream,
+            "the MCP server is not reading its input",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn era_selection() {
+        use super::is_stateless;
+        assert!(!is_stateless(None));
+        assert!(!is_stateless(Some("2025-11-25")));
+        assert!(is_stateless(Some("2026-07-28")));
+        assert!(is_stateless(Some("2027-01-01")));
+        assert!(!is_stateless(Some("DRAFT-2026-v1")));
+    }
+}

@@ -28,8 +28,8 @@ pub fn check_host_and_origin(
             .map_err(|_| forbidden("Host header is not valid text".into()))?
             .to_ascii_lowercase();
         if host != public_host
-            && !http.allowed_hosts.iter().any(|h| *h == host)
-            && !local_hosts.iter().any(|h| *h == host)
+            && !http.allowed_hosts.contains(&host)
+            && !local_hosts.contains(&host)
         {
             return Err(forbidden(format!(
                 "Host {host:?} is not this relay ({public_host:?})"
@@ -43,7 +43,7 @@ pub fn check_host_and_origin(
             .trim_end_matches('/')
             .to_ascii_lowercase();
         let own = http.public_url.to_ascii_lowercase();
-        if origin != own && !http.allowed_origins.iter().any(|o| *o == origin) {
+        if origin != own && !http.allowed_origins.contains(&origin) {
             return Err(forbidden(format!("Origin {origin:?} is not allowed")));
         }
     }

@@ -41,7 +41,7 @@ pub(crate) async fn handle(
         match serve(&app, request_id, &server, &method, &headers, body).await {
             Ok(response) => response,
             Err(e) => {
-                info!(status = e.status.as_u16(), code = e.code, message = %e.message, "request refused");
+                info!(status = e.status.as_u16(), code = e.code, error = %e.message, "request refused");
                 e.into_response()
             }
         }
@@ -253,7 +253,7 @@ fn forward_error(e: ForwardError) -> HttpError {
                 StreamErrorKind::BadRequest => (StatusCode::BAD_REQUEST, -32600),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, -32603),
             };
-            warn!(kind = ?se.kind, message = %se.message, "connector refused the request");
+            warn!(kind = ?se.kind, error = %se.message, "connector refused the request");
             HttpError::new(status, code, se.message.clone())
         }
     }
@@ -281,21 +281,21 @@ fn check_stateless_headers(headers: &HeaderMap, env: &Envelope<'_>) -> Result<()
         .with_id(env.id)
     };
     let version = header_str(headers, VERSION_HEADER);
-    if let (Some(h), Some(b)) = (version.as_deref(), env.meta_version.as_deref()) {
-        if h != b {
-            return Err(mismatch("MCP-Protocol-Version", h, Some(b)));
-        }
+    if let (Some(h), Some(b)) = (version.as_deref(), env.meta_version.as_deref())
+        && h != b
+    {
+        return Err(mismatch("MCP-Protocol-Version", h, Some(b)));
     }
-    if let Some(h) = header_str(headers, "mcp-method") {
-        if Some(h.as_str()) != env.method.as_deref() {
-            return Err(mismatch("Mcp-Method", &h, env.method.as_deref()));
-        }
+    if let Some(h) = header_str(headers, "mcp-method")
+        && Some(h.as_str()) != env.method.as_deref()
+    {
+        return Err(mismatch("Mcp-Method", &h, env.method.as_deref()));
     }
-    if let Some(h) = header_str(headers, "mcp-name") {
-        let body = env.name.as_deref().or(env.uri.as_deref());
-        if Some(h.as_str()) != body {
-            return Err(mismatch("Mcp-Name", &h, body));
-        }
+    let body_name = env.name.as_deref().or(env.uri.as_deref());
+    if let Some(h) = header_str(headers, "mcp-name")
+        && Some(h.as_str()) != body_name
+    {
+        return Err(mismatch("Mcp-Name", &h, body_name));
     }
     Ok(())
 }

@@ -1,0 +1,233 @@
+//! Turns an upstream response into a [`BridgeReply`]: bounded bodies for
+//! JSON, a task pumping parsed events for `text/event-stream`.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, warn};
+
+use super::scope::Lease;
+use super::setup::root_cause;
+use super::sse::SseParser;
+use super::{MAX_EVENT, MAX_JSON_BODY, MAX_OTHER_BODY, Target};
+use crate::bridge::BridgeReply;
+
+/// Events parsed ahead of the link (each at most [`MAX_EVENT`] bytes).
+const EVENT_QUEUE: usize = 8;
+
+/// What a request still needs once the response head is in.
+pub(super) struct Inflight {
+    pub target: Arc<Target>,
+    /// The relay reset the stream.
+    pub cancel: CancellationToken,
+    /// The link closed or the connector is stopping.
+    pub lease: Lease,
+    /// Deadline for the head and a non-streamed body.
+    pub deadline: Instant,
+}
+
+/// How a response body is relayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    EventStream,
+    Json,
+    Other,
+}
+
+fn shape(content_type: Option<&HeaderValue>) -> Shape {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return Shape::Other;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("text/event-stream") {
+        Shape::EventStream
+    } else if essence.eq_ignore_ascii_case("application/json") {
+        Shape::Json
+    } else {
+        Shape::Other
+    }
+}
+
+/// The upstream's `Mcp-Session-Id`: visible ASCII (0x21–0x7E) only.
+fn session_id(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
+    let Some(value) = headers.get("mcp-session-id") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err("sent an Mcp-Session-Id that is not visible ASCII");
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// The reply for `response`.
+pub(super) async fn reply(
+    response: reqwest::Response,
+    inflight: Inflight,
+) -> Result<BridgeReply, StreamError> {
+    let status = response.status().as_u16();
+    let session = session_id(response.headers())
+        .map_err(|m| inflight.target.error(StreamErrorKind::Upstream, m))?;
+    let limit = match shape(response.headers().get(CONTENT_TYPE)) {
+        Shape::EventStream => {
+            let (tx, events) = mpsc::channel(EVENT_QUEUE);
+            let task = pump(response, tx, inflight).in_current_span();
+            tokio::spawn(task);
+            return Ok(BridgeReply::Sse {
+                status,
+                session,
+                events,
+            });
+        }
+        Shape::Json => MAX_JSON_BODY,
+        Shape::Other => MAX_OTHER_BODY,
+    };
+    let body = read_body(response, limit, &inflight).await?;
+    Ok(if body.is_empty() {
+        BridgeReply::Empty { status, session }
+    } else {
+        BridgeReply::Json {
+            status,
+            session,
+            body: body.freeze(),
+        }
+    })
+}
+
+/// Reads a whole body of at most `limit` bytes before the deadline.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+    inflight: &Inflight,
+) -> Result<BytesMut, StreamError> {
+    let target = &inflight.target;
+    let too_big = || {
+        target.error(
+            StreamErrorKind::Overloaded,
+            format!("sent a body over {limit} bytes"),
+        )
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_big());
+    }
+    let mut body = BytesMut::new();
+    loop {
+        let chunk = tokio::select! {
+            _ = inflight.cancel.cancelled() => return Err(target.error(StreamErrorKind::Upstream, "request cancelled")),
+            _ = inflight.lease.token().cancelled() => return Err(target.stopped()),
+            chunk = tokio::time::timeout_at(inflight.deadline, response.chunk()) => chunk,
+        };
+        match chunk {
+            Err(_) => return Err(target.timed_out()),
+            Ok(Err(e)) => {
+                let cause = root_cause(&e.without_url());
+                return Err(
+                    target.error(StreamErrorKind::Upstream, format!("body failed: {cause}"))
+                );
+            }
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_big());
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// Why the event pump stopped.
+enum End {
+    /// The upstream ended the stream.
+    Done,
+    /// The relay side is gone (reset, link closed, shutdown).
+    Gone,
+    /// The upstream broke the stream or a bound.
+    Failed(String),
+}
+
+/// Reads the event stream and sends each event as soon as it is complete;
+/// dropping `tx` ends the reply. Ends early (dropping the response, which
+/// closes the upstream connection) when the relay side goes away.
+async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<SseEvent>, inflight: Inflight) {
+    let mut parser = SseParser::new(MAX_EVENT);
+    let end = loop {
+        let next = loop {
+            match parser.next_event() {
+                Ok(Some(event)) => {
+                    let sent = tokio::select! {
+                        sent = tx.send(event) => sent.is_ok(),
+                        _ = inflight.cancel.cancelled() => false,
+                        _ = inflight.lease.token().cancelled() => false,
+                    };
+                    if !sent {
+                        break Some(End::Gone);
+                    }
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(End::Failed(e.to_string())),
+            }
+        };
+        if let Some(end) = next {
+            break end;
+        }
+        let chunk = tokio::select! {
+            chunk = response.chunk() => chunk,
+            _ = tx.closed() => break End::Gone,
+            _ = inflight.cancel.cancelled() => break End::Gone,
+            _ = inflight.lease.token().cancelled() => break End::Gone,
+        };
+        match chunk {
+            Ok(Some(chunk)) => parser.push(&chunk),
+            Ok(None) => break End::Done,
+            Err(e) => break End::Failed(root_cause(&e.without_url())),
+        }
+    };
+    let target = &inflight.target;
+    match end {
+        End::Done => debug!("upstream event stream ended"),
+        End::Gone => debug!("event stream abandoned by the relay side"),
+        End::Failed(error) => warn!(
+            server = %target.server,
+            upstream = %target.authority,
+            %error,
+            "upstream event stream failed"
+        ),
+    }
+    // Dropping `response` here closes the upstream connection if the body
+    // was not read to its end.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let shape_of = |s: &'static str| shape(Some(&HeaderValue::from_static(s)));
+        assert_eq!(shape_of("text/event-stream"), Shape::EventStream);
+        assert_eq!(
+            shape_of("Text/Event-Stream; charset=utf-8"),
+            Shape::EventStream
+        );
+        assert_eq!(shape_of("application/json; charset=utf-8"), Shape::Json);
+        assert_eq!(shape_of("application/jsonx"), Shape::Other);
+        assert_eq!(shape_of("text/plain"), Shape::Other);
+        assert_eq!(shape(None), Shape::Other);
+    }
+
+    #[test]
+    fn session_ids_must_be_visible_ascii() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(session_id(&headers), Ok(None));
+        headers.insert("mcp-session-id", HeaderValue::from_static("abc-123_~"));
+        assert_eq!(session_id(&headers), Ok(Some("abc-123_~".into())));
+        headers.insert("mcp-session-id", HeaderValue::from_static("a b"));
+        assert!(session_id(&headers).is_err());
+    }
+}

@@ -1,0 +1,307 @@
+//! Stateless era: one pooled child process, shared by the requests of many
+//! clients.
+//!
+//! Clients pick their JSON-RPC ids independently, so every request gets a
+//! fresh numeric upstream id `n` on its way in (its progress token becomes
+//! `n` too), and the router restores the client's id, token and
+//! subscription id on the way out. Only messages that name a request in
+//! flight are delivered: an unattributable notification could belong to
+//! another client, so it is dropped, and a server-to-client request (not
+//! allowed in this era: servers use `InputRequiredResult`) is answered
+//! with an error so that the server does not wait forever.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sallyport_protocol::ServerName;
+use sallyport_protocol::data::StreamError;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::child::{self, Event};
+use super::envelope::{self, Envelope, Key, Kind, splice};
+use super::{Ctx, lock, log_head, write_stdin};
+
+/// JSON-RPC code for "the server process is gone".
+const INTERNAL_ERROR: i64 = -32603;
+/// JSON-RPC code for "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+/// How long delivering a final error may block on a slow reader.
+const DELIVER_GRACE: Duration = Duration::from_secs(2);
+
+/// A client request in flight on a worker, by upstream id.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The client's id, as raw JSON.
+    pub client_id: String,
+    /// The client's `_meta.progressToken`, as raw JSON.
+    pub client_token: Option<String>,
+    /// A `subscriptions/listen` request.
+    pub listen: bool,
+    /// Where its messages go (already restored to the client's ids).
+    pub tx: mpsc::Sender<Bytes>,
+}
+
+/// One pooled child.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    /// `pool-<n>`, for logs.
+    pub label: String,
+    server: ServerName,
+    stdin: mpsc::Sender<Bytes>,
+    /// Fires when the worker stops, for any reason.
+    pub ended: CancellationToken,
+    write_timeout: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    pending: HashMap<u64, Pending>,
+    closed: bool,
+    last_used: Instant,
+    next_id: u64,
+}
+
+impl Worker {
+    /// Spawns the child and its router.
+    pub fn start(ctx: &Ctx, label: String) -> std::io::Result<Arc<Self>> {
+        let ended = ctx.shutdown.child_token();
+        let (handle, events) = child::spawn(
+            &ctx.spec,
+            &ctx.server,
+            &label,
+            ctx.max_line(),
+            ended.clone(),
+        )?;
+        let worker = Arc::new(Worker {
+            label,
+            server: ctx.server.clone(),
+            stdin: handle.stdin,
+            ended,
+            write_timeout: ctx.limits.upstream_timeout,
+            state: Mutex::new(State {
+                pending: HashMap::new(),
+                closed: false,
+                last_used: Instant::now(),
+                next_id: 0,
+            }),
+        });
+        let span = info_span!("stdio_worker", server = %worker.server, session = %worker.label);
+        tokio::spawn(
+            Arc::clone(&worker)
+                .run(events, ctx.limits.session_idle)
+                .instrument(span),
+        );
+        Ok(worker)
+    }
+
+    /// Requests in flight.
+    pub fn load(&self) -> usize {
+        lock(&self.state).pending.len()
+    }
+
+    /// Registers a request; its upstream id, or `None` if the worker is
+    /// closed.
+    pub fn register(&self, pending: Pending) -> Option<u64> {
+        let mut state = lock(&self.state);
+        if state.closed {
+            return None;
+        }
+        state.next_id += 1;
+        let n = state.next_id;
+        state.pending.insert(n, pending);
+        state.last_used = Instant::now();
+        Some(n)
+    }
+
+    /// Queues one line for stdin.
+    pub async fn write(&self, line: Bytes) -> Result<(), StreamError> {
+        write_stdin(&self.stdin, line, self.write_timeout).await
+    }
+
+    /// Forgets request `n` without telling the server.
+    pub fn forget(&self, n: u64) {
+        let mut state = lock(&self.state);
+        state.pending.remove(&n);
+        state.last_used = Instant::now();
+    }
+
+    /// Cancels request `n` if it is still in flight: forgets it and sends
+    /// the server `notifications/cancelled`. Whether it was in flight.
+    pub async fn cancel(&self, n: u64, reason: &str) -> bool {
+        let was_pending = {
+            let mut state = lock(&self.state);
+            state.last_used = Instant::now();
+            state.pending.remove(&n).is_some()
+        };
+        if was_pending {
+            debug!(upstream_id = n, reason, "cancelling request");
+            let note = envelope::cancelled_notification(&n.to_string(), reason);
+            let _ = self.write(note).await;
+        }
+        was_pending
+    }
+
+    async fn run(self: Arc<Self>, mut events: mpsc::Receiver<Event>, idle: Duration) {
+        loop {
+            let deadline = {
+                let state = lock(&self.state);
+                if state.pending.is_empty() {
+                    state.last_used + idle
+                } else {
+                    Instant::now() + idle
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = self.ended.cancelled() => {
+                    self.close();
+                    break;
+                }
+                event = events.recv() => match event {
+                    Some(Event::Line(line)) => self.route(line).await,
+                    Some(Event::Exited(how)) => {
+                        self.exited(how).await;
+                        break;
+                    }
+                    None => {
+                        self.exited("its output ended".into()).await;
+                        break;
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let state = lock(&self.state);
+                    if state.pending.is_empty() && state.last_used.elapsed() >= idle {
+                        info!(idle = ?idle, "pooled MCP server idle; stopping it");
+                        self.ended.cancel();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn route(&self, line: Bytes) {
+        let Ok(text) = std::str::from_utf8(&line) else {
+            warn!(
+                bytes = line.len(),
+                "MCP server wrote a non-UTF-8 line; skipped"
+            );
+            return;
+        };
+        let message = match Envelope::parse(text) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, line = %log_head(text), "MCP server wrote a non-JSON-RPC line; skipped");
+                return;
+            }
+        };
+        if message.kind() == Kind::Request {
+            return self.refuse_server_request(&message).await;
+        }
+        let upstream = |raw: Option<&RawValue>| raw.and_then(Key::of).and_then(|k| k.as_u64());
+        let restored = {
+            let mut state = lock(&self.state);
+            match (message.kind(), message.method()) {
+                (Kind::Response, _) => upstream(message.id)
+                    .and_then(|n| state.pending.remove(&n))
+                    .map(|p| {
+                        state.last_used = Instant::now();
+                        let mut edits = vec![(message.id, p.client_id.as_str())];
+                        if p.listen {
+                            edits.push((message.result_subscription_id, p.client_id.as_str()));
+                        }
+                        (p.tx.clone(), restore(&message, edits))
+                    }),
+                (_, "notifications/progress") => upstream(message.progress_token)
+                    .and_then(|n| state.pending.get(&n))
+                    .and_then(|p| {
+                        let token = p.client_token.as_deref()?;
+                        Some((
+                            p.tx.clone(),
+                            restore(&message, vec![(message.progress_token, token)]),
+                        ))
+                    }),
+                (_, "notifications/cancelled") => {
+                    // On stdio a server ends a `subscriptions/listen` this
+                    // way; over HTTP that is the end of the stream.
+                    let ended = upstream(message.request_id).and_then(|n| state.pending.remove(&n));
+                    if ended.is_some() {
+                        debug!("server ended a request stream");
+                    }
+                    None
+                }
+                _ => upstream(message.subscription_id)
+                    .and_then(|n| state.pending.get(&n))
+                    .filter(|p| p.listen)
+                    .map(|p| {
+                        (
+                            p.tx.clone(),
+                            restore(
+                                &message,
+                                vec![(message.subscription_id, p.client_id.as_str())],
+                            ),
+                        )
+                    }),
+            }
+        };
+        match restored {
+            Some((tx, out)) => {
+                tokio::select! {
+                    _ = tx.send(out) => {}
+                    _ = self.ended.cancelled() => {}
+                }
+            }
+            None => debug!(
+                method = message.method(),
+                "server message for no request in flight; dropped"
+            ),
+        }
+    }
+
+    async fn refuse_server_request(&self, message: &Envelope<'_>) {
+        warn!(
+            method = message.method(),
+            "stateless-era MCP server sent a request; answering with an error"
+        );
+        if let Some(id) = message.id {
+            let msg = "server-to-client requests are not available to stateless clients; return an InputRequiredResult";
+            let _ = self
+                .stdin
+                .try_send(envelope::error_response(id.get(), METHOD_NOT_FOUND, msg));
+        }
+    }
+
+    /// The child exited on its own: every request in flight gets an error
+    /// response with its client's id.
+    async fn exited(&self, how: String) {
+        let pending = self.close();
+        self.ended.cancel();
+        warn!(status = %how, in_flight = pending.len(), "pooled MCP server exited");
+        let message = format!("MCP server {} exited ({how})", self.server);
+        for p in pending {
+            let error = envelope::error_response(&p.client_id, INTERNAL_ERROR, &message);
+            let _ = tokio::time::timeout(DELIVER_GRACE, p.tx.send(error)).await;
+        }
+    }
+
+    fn close(&self) -> Vec<Pending> {
+        let mut state = lock(&self.state);
+        state.closed = true;
+        state.pending.drain().map(|(_, p)| p).collect()
+    }
+}
+
+/// `message` with each present value replaced by the given raw JSON.
+fn restore(message: &Envelope<'_>, edits: Vec<(Option<&RawValue>, &str)>) -> Bytes {
+    let edits = edits
+        .into_iter()
+        .filter_map(|(value, with)| Some((message.span(value?)?, with)))
+        .collect();
+    splice(message.text, edits)
+}

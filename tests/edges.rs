@@ -254,6 +254,30 @@ async fn bad_requests_get_clear_errors() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Stateless era: a routing header that disagrees with the body is a 400
+    // HeaderMismatch, never forwarded.
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"message": "x"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {},
+                  "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"}}}});
+    let stateless = |method: &str, name: &str| {
+        post(&http, &url, Some(&alice.key), &call)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+    };
+    for (method, name) in [("tools/list", "echo"), ("tools/call", "add"), ("tools/call", "=?base64?YWRk?=")] {
+        let (status, body) = error_of(stateless(method, name).send().await.expect("send")).await;
+        assert_eq!((status, body["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32020)), "{method} {name}: {body}");
+        assert_eq!(body["id"], 4);
+    }
+    let resp = stateless("tools/call", "=?base64?ZWNobw==?=").send().await.expect("send");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    assert!(status.is_success(), "base64 header value equal to the body is accepted: {status} {text}");
+    assert!(text.contains("\"x\""), "{text}");
+
     // The key never appears in the relay's log.
     let log = relay.proc.all_lines();
     assert!(!log.contains(&alice.key), "the API key leaked into the log");

@@ -129,6 +129,7 @@ impl Drop for Route {
 pub struct Registry {
     links: Mutex<HashMap<LinkId, Entry>>,
     next_id: AtomicU64,
+    turn: AtomicU64,
     metrics: Arc<Metrics>,
 }
 
@@ -138,6 +139,7 @@ impl Registry {
         Self {
             links: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            turn: AtomicU64::new(0),
             metrics,
         }
     }
@@ -196,13 +198,23 @@ impl Registry {
 
     /// The least loaded link serving `server`, for a new session or a
     /// stateless request.
+    ///
+    /// Load is the number of open data streams (a session's GET stream
+    /// counts for as long as it is open); ties rotate, so sessions spread
+    /// over equally idle connectors.
     pub fn pick(&self, server: &ServerName) -> Option<Route> {
         let links = self.lock();
-        links
+        let mut candidates: Vec<(usize, LinkId)> = links
             .iter()
             .filter(|(_, e)| e.info.servers.contains(server))
-            .min_by_key(|(id, e)| (e.load.load(Ordering::Relaxed), **id))
-            .map(|(id, e)| Route::new(*id, e))
+            .map(|(id, e)| (e.load.load(Ordering::Relaxed), *id))
+            .collect();
+        let least = candidates.iter().map(|(load, _)| *load).min()?;
+        candidates.retain(|(load, _)| *load == least);
+        candidates.sort_unstable_by_key(|(_, id)| *id);
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed) as usize;
+        let (_, id) = candidates[turn % candidates.len()];
+        links.get(&id).map(|e| Route::new(id, e))
     }
 
     /// A link to connector `instance` serving `server` (where its session

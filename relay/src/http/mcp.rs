@@ -300,9 +300,24 @@ fn check_stateless_headers(headers: &HeaderMap, env: &Envelope<'_>) -> Result<()
     Ok(())
 }
 
+/// A header value as text; values of the form `=?base64?…?=` (how MCP
+/// carries non-ASCII or padded values) are decoded.
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    let raw = headers.get(name).and_then(|v| v.to_str().ok())?;
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(encoded) => {
+            use base64::Engine;
+            // A malformed encoding stays as sent, so it matches nothing in
+            // the body and is refused as a mismatch.
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            Some(decoded.unwrap_or_else(|| raw.to_owned()))
+        }
+        None => Some(raw.to_owned()),
+    }
 }

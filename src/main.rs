@@ -62,6 +62,14 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Pki(args) => Ok(sallyport_pki::cli::run(args)?),
         Command::Relay(args) => {
+            if let Some(sallyport_relay::RelayCommand::Explain(explain)) = &args.command {
+                let (line, allowed) = sallyport_relay::cli::explain(&args.config, explain)?;
+                println!("{line}");
+                if !allowed {
+                    std::process::exit(1);
+                }
+                return Ok(());
+            }
             let config = sallyport_relay::Config::load(&args.config)?;
             runtime()?.block_on(async {
                 let shutdown = shutdown_on_signal();

@@ -267,15 +267,29 @@ async fn bad_requests_get_clear_errors() {
             .header("mcp-method", method)
             .header("mcp-name", name)
     };
-    for (method, name) in [("tools/list", "echo"), ("tools/call", "add"), ("tools/call", "=?base64?YWRk?=")] {
+    for (method, name) in [
+        ("tools/list", "echo"),
+        ("tools/call", "add"),
+        ("tools/call", "=?base64?YWRk?="),
+    ] {
         let (status, body) = error_of(stateless(method, name).send().await.expect("send")).await;
-        assert_eq!((status, body["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32020)), "{method} {name}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32020)),
+            "{method} {name}: {body}"
+        );
         assert_eq!(body["id"], 4);
     }
-    let resp = stateless("tools/call", "=?base64?ZWNobw==?=").send().await.expect("send");
+    let resp = stateless("tools/call", "=?base64?ZWNobw==?=")
+        .send()
+        .await
+        .expect("send");
     let status = resp.status();
     let text = resp.text().await.expect("body");
-    assert!(status.is_success(), "base64 header value equal to the body is accepted: {status} {text}");
+    assert!(
+        status.is_success(),
+        "base64 header value equal to the body is accepted: {status} {text}"
+    );
     assert!(text.contains("\"x\""), "{text}");
 
     // The key never appears in the relay's log.

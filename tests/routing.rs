@@ -14,24 +14,42 @@ async fn https_endpoint_speaks_http1_and_http2() {
     let pki = TestPki::new(tmp.path(), "acme.internal");
     let cert = pki.connector("demo");
     let alice = api_key("alice@acme.com", &[]);
-    let relay_cfg = relay_config(tmp.path(), &pki, 0, &[("spiffe://acme.internal/connector/demo", &["demo"])]);
+    let relay_cfg = relay_config(
+        tmp.path(),
+        &pki,
+        0,
+        &[("spiffe://acme.internal/connector/demo", &["demo"])],
+    );
     let mut text = std::fs::read_to_string(&relay_cfg).expect("read");
     text.push_str(&format!(
-        "\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://localhost\"\ntls_cert = \"{d}/relay.pem\"\ntls_key = \"{d}/relay.key\"\n\n{}",
+        "\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://localhost\"\ntls_cert = \"{d}/relay.pem\"\ntls_key = \"{d}/relay.key\"\n\n{}{}",
         alice.entry,
+        allow_all_policy(&[&alice]),
         d = pki.d()
     ));
     std::fs::write(&relay_cfg, text).expect("write");
     let relay = RelayProc::start(&relay_cfg);
-    let cfg = connector_config_toml(tmp.path(), &pki, &cert, relay.quic, &demo_stdio_server("demo"));
-    let _connector = Proc::start("connector", &["connector", "--config", cfg.to_str().expect("utf-8")]);
+    let cfg = connector_config_toml(
+        tmp.path(),
+        &pki,
+        &cert,
+        relay.quic,
+        &demo_stdio_server("demo"),
+    );
+    let _connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
     wait_served(&relay, "demo");
 
     let ca = std::fs::read(pki.path("ca.pem")).expect("ca");
     let url = format!("https://localhost:{}/mcp/demo", relay.http().port());
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "tls", "version": "0"}}});
-    for (h2, want) in [(true, reqwest::Version::HTTP_2), (false, reqwest::Version::HTTP_11)] {
+    for (h2, want) in [
+        (true, reqwest::Version::HTTP_2),
+        (false, reqwest::Version::HTTP_11),
+    ] {
         let mut b = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")]);
         if !h2 {
@@ -74,9 +92,21 @@ async fn new_sessions_spread_over_connectors_serving_one_server() {
     let mut connectors = Vec::new();
     for name in ["a", "b"] {
         let cert = pki.connector(name);
-        let cfg = connector_config_toml(tmp.path(), &pki, &cert, relay.quic, &demo_stdio_server("demo"));
-        connectors.push(Proc::start(name, &["connector", "--config", cfg.to_str().expect("utf-8")]));
-        relay.proc.wait_msg("connector registered", &[("connector.id", &format!("connector/{name}"))]);
+        let cfg = connector_config_toml(
+            tmp.path(),
+            &pki,
+            &cert,
+            relay.quic,
+            &demo_stdio_server("demo"),
+        );
+        connectors.push(Proc::start(
+            name,
+            &["connector", "--config", cfg.to_str().expect("utf-8")],
+        ));
+        relay.proc.wait_msg(
+            "connector registered",
+            &[("connector.id", &format!("connector/{name}"))],
+        );
     }
     let url = relay.mcp_url("demo");
     let mut sessions = Vec::new();
@@ -91,8 +121,10 @@ async fn new_sessions_spread_over_connectors_serving_one_server() {
     // Each session keeps going to the connector that holds it.
     for (i, s) in sessions.iter().enumerate() {
         let resp = s
-            .post(&json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": format!("s{i}")}}}))
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": format!("s{i}")}}}),
+            )
             .await;
         assert_eq!(resp.status(), 200);
         let body = resp.text().await.expect("body");

@@ -14,8 +14,9 @@ use crate::identity::{TrustDomain, WorkloadName};
 use crate::issue::{CLIENT_DEFAULT_DAYS, CONNECTOR_DEFAULT_DAYS, RELAY_DEFAULT_DAYS};
 use crate::revoke::RevocationReason;
 use crate::serial::Serial;
+use crate::token::Ttl;
 
-/// Manage the Sallyport PKI: CA, certificates, revocation, API keys.
+/// Manage the Sallyport PKI: CA, certificates, revocation, API keys, tokens.
 #[derive(Debug, Args)]
 pub struct PkiArgs {
     /// The PKI command to run.
@@ -82,6 +83,20 @@ pub enum PkiCommand {
     /// stored nowhere; paste the printed `[[api_key]]` entry, which holds only
     /// the key's SHA-256, into relay.toml. Writes no file.
     Apikey(ApiKeyArgs),
+    /// Mint a bearer token (JWT) for a remote MCP client.
+    ///
+    /// Signs a JWT with DIR/token.key (Ed25519, alg EdDSA) and prints it alone
+    /// on stdout, e.g. `TOKEN=$(sallyport pki token ...)`. Whoever holds
+    /// token.key can mint tokens for any subject and group: keep it on the
+    /// security team's machine or in a vault, never on the relay. The relay
+    /// needs only DIR/token.pub (`[auth] token_public_key = "pki/token.pub"`)
+    /// and accepts the token when `aud` names its public_url or the exact
+    /// endpoint URL, `iss` is `sallyport:<trust-domain>` (or its `[auth]
+    /// token_issuer`), and the token has not expired. A token cannot be
+    /// revoked one by one: keep --ttl short (default 1h, at most 90d);
+    /// replacing token.key and token.pub (the relay's copy too) invalidates
+    /// them all. The token is a secret: do not paste it into tickets or logs.
+    Token(TokenArgs),
 }
 
 /// `pki init`.
@@ -235,6 +250,38 @@ pub struct ApiKeyArgs {
     /// Group the subject belongs to (repeatable, or comma-separated).
     #[arg(long = "groups", value_name = "GROUP", value_delimiter = ',')]
     pub groups: Vec<String>,
+}
+
+/// `pki token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    #[allow(missing_docs, reason = "documented on DirArg, which clap shows")]
+    pub dir: DirArg,
+    /// Audience: the relay's public_url (e.g. `https://relay.acme.com`) or an
+    /// exact endpoint URL (`https://relay.acme.com/mcp/contracts`). Repeatable;
+    /// several make `aud` an array.
+    #[arg(long = "aud", value_name = "URL", required = true)]
+    pub aud: Vec<String>,
+    /// Subject: the user or service the token speaks for (the `sub` that
+    /// policy bindings and the audit log see).
+    #[arg(long = "sub", value_name = "SUBJECT")]
+    pub sub: String,
+    /// Group the subject belongs to, for policy bindings (repeatable, or
+    /// comma-separated).
+    #[arg(long = "groups", value_name = "GROUP", value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// The agent acting for the subject (`agent` claim), e.g. claude.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Lifetime: a whole number and a unit, s, m, h or d (30s, 15m, 1h, 7d);
+    /// at most 90d.
+    #[arg(long, value_name = "TTL", default_value = crate::token::DEFAULT_TTL)]
+    pub ttl: Ttl,
+    /// Issuer (`iss`); default `sallyport:<trust-domain>`. Set it only if the
+    /// relay's `[auth] token_issuer` says the same.
+    #[arg(long, value_name = "ISSUER")]
+    pub iss: Option<String>,
 }
 
 /// Runs a `sallyport pki` command, printing what it wrote to stdout.

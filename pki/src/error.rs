@@ -209,6 +209,17 @@ pub enum PkiError {
         reason: &'static str,
     },
 
+    /// A bearer token request (`pki token`) has an unusable field.
+    #[error("bad token {field} {input:?}: {reason}")]
+    BadToken {
+        /// `subject`, `audience`, `group`, `agent`, `issuer` or `ttl`.
+        field: &'static str,
+        /// The rejected input.
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
     /// A TOML state file (`pki.toml`, `revoked.toml`) could not be parsed.
     #[error("{path}: invalid {expected}: {detail}")]
     BadStateFile {

@@ -8,6 +8,7 @@
 //!   (ring provider, TLS 1.3, mutual authentication, CRLs) and
 //!   [`tls::spiffe_id_of`].
 //! - [`ApiKey`]: static API keys for remote clients.
+//! - [`token`]: bearer tokens signed with `token.key` ([`Pki::mint_token`]).
 //! - [`cli`]: the `sallyport pki …` commands.
 //!
 //! Keys are ECDSA P-256 (the bearer-token key is Ed25519), serials are 128
@@ -41,6 +42,7 @@ pub mod revoke;
 pub mod rotate;
 pub mod serial;
 pub mod tls;
+pub mod token;
 pub mod verify;
 
 pub use apikey::ApiKey;
@@ -56,4 +58,5 @@ pub use issue::{Issued, Validity};
 pub use revoke::{CrlReport, Revocation, RevocationReason, RevokeOutcome, RevokeTarget};
 pub use rotate::{Retirement, Rotation};
 pub use serial::Serial;
+pub use token::{MintedToken, TokenRequest, Ttl};
 pub use verify::{Verification, VerifyStatus};

@@ -13,8 +13,10 @@ use sallyport_pki::identity::SpiffeId;
 use sallyport_protocol::ServerName;
 use serde::Deserialize;
 
-use crate::auth::{ApiKeyEntry, Authenticator};
+use crate::audit::AuditConfig;
+use crate::auth::{ApiKeyEntry, AuthConfig, Authenticator};
 use crate::error::ConfigError;
+use crate::policy::Policy;
 
 /// The validated relay configuration.
 #[derive(Debug, Clone)]
@@ -33,6 +35,20 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Static API keys.
     pub api_keys: Vec<ApiKeyEntry>,
+    /// `[auth]`: trusted JWT issuers, paths resolved against the config
+    /// file's directory.
+    pub auth: AuthConfig,
+    /// Where the roles and bindings live: this file (empty when parsed
+    /// from text), or the `policy = "…"` file.
+    pub policy_source: PathBuf,
+    /// Whether `policy_source` is a standalone policy file.
+    pub policy_standalone: bool,
+    /// Roles and bindings (default deny).
+    pub policy: Policy,
+    /// The audit log (`[audit]`; no path: stdout).
+    pub audit: AuditConfig,
+    /// The config file's directory, for paths resolved at start.
+    pub base_dir: PathBuf,
     /// Which connector identities may serve which servers.
     pub connectors: Vec<ConnectorGrant>,
 }
@@ -111,6 +127,17 @@ struct RawConfig {
     sessions: Option<RawSessions>,
     #[serde(default, rename = "api_key")]
     api_keys: Vec<ApiKeyEntry>,
+    #[serde(default)]
+    auth: AuthConfig,
+    /// A separate policy file; else `[[role]]`/`[[binding]]` live here.
+    policy: Option<PathBuf>,
+    /// Parsed by [`Policy`]; declared so unknown-key checking accepts them.
+    #[serde(default)]
+    role: Vec<toml::Value>,
+    #[serde(default)]
+    binding: Vec<toml::Value>,
+    #[serde(default)]
+    audit: AuditConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,7 +200,11 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|e| e.in_file(path))
+        let mut config = Self::parse(&text, base).map_err(|e| e.in_file(path))?;
+        if config.policy_source.as_os_str().is_empty() {
+            config.policy_source = path.to_owned();
+        }
+        Ok(config)
     }
 
     /// Parses config text; relative paths are resolved against `base`.
@@ -182,10 +213,10 @@ impl Config {
             path: None,
             message: e.to_string(),
         })?;
-        Self::from_raw(raw, base)
+        Self::from_raw(raw, base, text)
     }
 
-    fn from_raw(raw: RawConfig, base: &Path) -> Result<Self, ConfigError> {
+    fn from_raw(raw: RawConfig, base: &Path, text: &str) -> Result<Self, ConfigError> {
         let q = raw.quic;
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
         let quic = QuicConfig {
@@ -232,8 +263,29 @@ impl Config {
                 servers: c.servers.into_iter().collect(),
             });
         }
+        let (policy_source, policy) = match &raw.policy {
+            Some(file) => {
+                if !raw.role.is_empty() || !raw.binding.is_empty() {
+                    return Err(ConfigError::invalid(
+                        "roles and bindings are both inline and in `policy = …`: keep them in one place",
+                    ));
+                }
+                let path = base.join(file);
+                (path.clone(), load_policy_file(&path)?)
+            }
+            None => (
+                PathBuf::new(),
+                Policy::from_toml_str(text).map_err(|e| ConfigError::invalid(e.to_string()))?,
+            ),
+        };
         let http = raw.http.map(|h| http_config(h, base)).transpose()?;
-        Authenticator::new(&raw.api_keys).map_err(ConfigError::invalid)?;
+        // API keys and [auth] are checked here; key files are read and JWKS
+        // endpoints fetched when the relay starts (Authenticator::load).
+        Authenticator::new(&raw.api_keys, &AuthConfig::default(), None)
+            .map_err(|e| ConfigError::invalid(e.to_string()))?;
+        let auth = raw.auth.resolve(base);
+        auth.validate()
+            .map_err(|e| ConfigError::invalid(e.to_string()))?;
         let (session_keys, session_ttl) = match raw.sessions {
             Some(s) => {
                 if s.keys.is_empty() {
@@ -262,9 +314,43 @@ impl Config {
             session_keys,
             session_ttl,
             api_keys: raw.api_keys,
+            auth,
+            policy_standalone: raw.policy.is_some(),
+            policy_source,
+            policy,
+            audit: raw.audit,
+            base_dir: base.to_owned(),
             connectors,
         })
     }
+}
+
+/// Reads a standalone policy file (only `[[role]]` and `[[binding]]`).
+pub fn load_policy_file(path: &Path) -> Result<Policy, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Policy::from_standalone_toml_str(&text).map_err(|e| ConfigError::Invalid {
+        path: Some(path.to_owned()),
+        message: e.to_string(),
+    })
+}
+
+/// Reads the policy again from `source` (a relay config with inline
+/// roles, or a standalone policy file), for hot reload.
+pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigError> {
+    if standalone {
+        return load_policy_file(source);
+    }
+    let text = std::fs::read_to_string(source).map_err(|source_err| ConfigError::Read {
+        path: source.to_owned(),
+        source: source_err,
+    })?;
+    Policy::from_toml_str(&text).map_err(|e| ConfigError::Invalid {
+        path: Some(source.to_owned()),
+        message: e.to_string(),
+    })
 }
 
 fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {

@@ -68,6 +68,9 @@ pub enum RelayError {
     /// The rustls configuration cannot be used for QUIC.
     #[error("QUIC TLS configuration: {0}")]
     QuicTls(String),
+    /// The audit log could not be opened.
+    #[error("audit log: {0}")]
+    Audit(String),
     /// The session keys could not be loaded.
     #[error("session keys: {0}")]
     Sessions(String),

@@ -1,6 +1,8 @@
 //! The HTTPS endpoint remote MCP clients use: `/mcp/<server>` (both
 //! protocol eras), the OAuth protected resource metadata, and the listener.
 
+mod access;
+mod catalog;
 mod envelope;
 mod error;
 mod guard;
@@ -9,6 +11,7 @@ mod mcp;
 mod metadata;
 mod sse;
 mod state;
+mod trail;
 
 use std::sync::Arc;
 
@@ -18,11 +21,13 @@ use axum::routing::{any, get};
 pub(crate) use guard::local_hosts;
 pub(crate) use listener::{serve, tls_acceptor};
 pub(crate) use state::AppState;
+pub(crate) use trail::Recorder;
 
 /// The router of the public endpoint.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/mcp/{server}", any(mcp::handle))
+        .route("/registry/v0/servers", get(catalog::servers))
         .route("/.well-known/oauth-protected-resource", get(metadata::root))
         .route(
             "/.well-known/oauth-protected-resource/mcp/{server}",

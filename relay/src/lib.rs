@@ -9,13 +9,16 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod forward;
 pub mod grants;
 mod http;
+pub mod limits;
 mod link;
 pub mod metrics;
 pub mod policy;
@@ -23,7 +26,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 
-pub use cli::RelayArgs;
+pub use cli::{RelayArgs, RelayCommand};
 pub use config::Config;
 pub use error::{ConfigError, RelayError};
 pub use server::{Relay, ReloadHandle, run};

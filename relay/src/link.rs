@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     pub config: Arc<Config>,
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
+    pub audit: crate::audit::AuditLog,
 }
 
 /// A link ended early, with the code to close it and the outcome to count.
@@ -188,6 +189,7 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
         )
     })?;
     log_decision(&decision);
+    audit_refusals(shared, &identity, &decision);
     let guard = shared.registry.insert(
         NewLink {
             identity: identity.clone(),
@@ -305,6 +307,7 @@ async fn run(
                             format!("identity {} is no longer listed in any [[connector]] entry", link.identity)),
                     };
                     log_decision(&decision);
+                    audit_refusals(shared, &link.identity, &decision);
                     shared.registry.update(link.guard.id(), &decision);
                     if let Err(e) = control.write.send(ControlFrame::Decision(decision)).await {
                         break (CloseCode::ProtocolError, format!("cannot send Decision: {e}"));
@@ -373,6 +376,20 @@ fn close(conn: &Connection, code: CloseCode, reason: &str) {
     // Close reasons travel in one packet: keep them short.
     let reason = &reason.as_bytes()[..reason.len().min(512)];
     conn.close(VarInt::from_u32(code.to_u32()), reason);
+}
+
+/// One audit record per server a connector offered and was refused.
+fn audit_refusals(shared: &Shared, identity: &SpiffeId, decision: &Decision) {
+    use crate::audit::{AuditEvent, AuditRecord, Decision as Outcome};
+    for refusal in &decision.refused {
+        let rec = AuditRecord::new(AuditEvent::ConnectorRefused, shared.config.name.clone(), 0)
+            .with_server(refusal.server.as_str())
+            .with_connector(identity.to_string())
+            .with_method("announce", None)
+            .with_decision(Outcome::Deny, Some(refusal.reason.clone()))
+            .with_status(0, None);
+        shared.audit.record_detached(rec);
+    }
 }
 
 fn log_decision(decision: &Decision) {

@@ -1,10 +1,39 @@
 //! Prometheus metrics of the relay, served as text on the admin listener.
+//!
+//! Request series are labelled by server and tool. Both come from callers
+//! (a URL segment, a tool name in a body), so label values are interned and
+//! capped: at most [`MAX_SERVERS`] servers and [`MAX_TOOL_SERIES`]
+//! (server, tool) pairs, and no value longer than [`MAX_LABEL_LEN`]; beyond
+//! that the value is [`OTHER`]. On the hot path an existing label set costs
+//! a read lock and a hash lookup, no allocation.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::audit::{AuditCounters, Decision};
+
+/// Most distinct `server` label values; more are counted as [`OTHER`].
+pub const MAX_SERVERS: usize = 1000;
+/// Most distinct (server, tool) pairs; more are counted as tool [`OTHER`].
+pub const MAX_TOOL_SERIES: usize = 1000;
+/// Longest server or tool label value kept; longer ones are [`OTHER`].
+pub const MAX_LABEL_LEN: usize = 128;
+/// The label value that absorbs everything beyond the caps.
+pub const OTHER: &str = "other";
+
+/// Request latency buckets, in seconds: 0.5 ms to 60 s.
+pub const DURATION_BUCKETS: [f64; 17] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+    30.0, 60.0,
+];
 
 /// How a connector's link attempt ended, as a metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,10 +70,40 @@ impl HandshakeOutcome {
     }
 }
 
+/// The `tool` label of a request: the tool name for `tools/call`, else the
+/// JSON-RPC method (or the HTTP method when there is no body).
+pub fn tool_label<'a>(method: &'a str, tool: Option<&'a str>) -> &'a str {
+    match (method, tool) {
+        ("tools/call", Some(name)) => name,
+        _ => method,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    server: Arc<str>,
+    tool: Arc<str>,
+    decision: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServerLabel {
+    server: Arc<str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BytesLabels {
+    direction: &'static str,
+    server: Arc<str>,
+}
+
+type HistogramFamily = Family<ServerLabel, Histogram, fn() -> Histogram>;
 
 /// The relay's metrics.
 #[derive(Debug)]
@@ -52,6 +111,14 @@ pub struct Metrics {
     registry: Registry,
     connectors: Gauge,
     handshakes: Family<OutcomeLabel, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    durations: HistogramFamily,
+    sessions: Gauge,
+    bytes: Family<BytesLabels, Counter>,
+    rate_limited: Family<ServerLabel, Counter>,
+    reloads: Family<OutcomeLabel, Counter>,
+    audit: AuditCounters,
+    series: RwLock<Series>,
 }
 
 impl Default for Metrics {
@@ -66,6 +133,14 @@ impl Metrics {
         let mut registry = Registry::default();
         let connectors = Gauge::default();
         let handshakes = Family::<OutcomeLabel, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        let sessions = Gauge::default();
+        let bytes = Family::<BytesLabels, Counter>::default();
+        let rate_limited = Family::<ServerLabel, Counter>::default();
+        let reloads = Family::<OutcomeLabel, Counter>::default();
+        let audit = AuditCounters::default();
         registry.register(
             "sallyport_connectors_connected",
             "Connector links currently established",
@@ -76,10 +151,59 @@ impl Metrics {
             "Connector link attempts by outcome",
             handshakes.clone(),
         );
+        registry.register(
+            "sallyport_requests",
+            "MCP requests by server, tool (or method), decision and HTTP status",
+            requests.clone(),
+        );
+        registry.register_with_unit(
+            "sallyport_request_duration",
+            "Time from request arrival to response head, by server",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        registry.register(
+            "sallyport_active_sessions",
+            "MCP sessions minted and not yet deleted (best effort)",
+            sessions.clone(),
+        );
+        registry.register(
+            "sallyport_bytes",
+            "MCP body bytes by direction (in: from clients) and server",
+            bytes.clone(),
+        );
+        registry.register(
+            "sallyport_rate_limited",
+            "Requests refused by a rate limit, by server",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "sallyport_policy_reloads",
+            "Policy reloads by outcome",
+            reloads.clone(),
+        );
+        registry.register(
+            "sallyport_audit_dropped_or_blocked",
+            "Audit records that waited for room in the audit queue or were dropped after close",
+            audit.blocked_or_dropped.clone(),
+        );
+        registry.register(
+            "sallyport_audit_write_errors",
+            "Audit records lost to write errors",
+            audit.write_errors.clone(),
+        );
         Self {
             registry,
             connectors,
             handshakes,
+            requests,
+            durations,
+            sessions,
+            bytes,
+            rate_limited,
+            reloads,
+            audit,
+            series: RwLock::new(Series::default()),
         }
     }
 
@@ -97,12 +221,184 @@ impl Metrics {
         self.connectors.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// Counts one finished MCP request: `tool` is [`tool_label`]`(method,
+    /// name)`, `latency` runs from arrival to the response head, the byte
+    /// counts are body sizes.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call per request, named by the caller"
+    )]
+    pub fn request(
+        &self,
+        server: &str,
+        tool: &str,
+        decision: Decision,
+        status: u16,
+        latency: Duration,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) {
+        self.with_series(server, Some(tool), |s, tool| {
+            let labels = RequestLabels {
+                server: Arc::clone(&s.name),
+                // Always `Some`: a tool was passed.
+                tool: tool.map_or_else(|| Arc::from(OTHER), Arc::clone),
+                decision: decision.as_str(),
+                status,
+            };
+            self.requests.get_or_create(&labels).inc();
+            s.duration.observe(latency.as_secs_f64());
+            s.bytes_in.inc_by(bytes_in);
+            s.bytes_out.inc_by(bytes_out);
+        });
+    }
+
+    /// Counts one request refused by a rate limit.
+    pub fn rate_limited(&self, server: &str) {
+        self.with_series(server, None, |s, _| {
+            s.rate_limited.inc();
+        });
+    }
+
+    /// Counts one policy reload.
+    pub fn policy_reload(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A session id was minted.
+    pub fn session_opened(&self) {
+        self.sessions.inc();
+    }
+
+    /// A session was deleted. Never goes below zero (sessions minted before
+    /// a restart can be deleted after it).
+    pub fn session_closed(&self) {
+        let _ = self.sessions.inner().fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| (n > 0).then(|| n - 1),
+        );
+    }
+
+    /// The counters to pass to the audit log (`AuditOptions::counters`),
+    /// so its waits and write errors are exported here.
+    pub fn audit_counters(&self) -> AuditCounters {
+        self.audit.clone()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Runs `f` on the series of `server` (and the interned `tool`), creating
+    /// them within the caps.
+    fn with_series<R>(
+        &self,
+        server: &str,
+        tool: Option<&str>,
+        f: impl FnOnce(&ServerSeries, Option<&Arc<str>>) -> R,
+    ) -> R {
+        {
+            let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(s) = series.servers.get(server) {
+                match tool {
+                    None => return f(s, None),
+                    Some(t) => {
+                        if let Some(t) = s.tools.get(t) {
+                            return f(s, Some(t));
+                        }
+                    }
+                }
+            }
+        }
+        let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        let key = series.admit_server(server, self);
+        let tool = tool.map(|t| series.admit_tool(&key, t));
+        match series.servers.get(&key) {
+            Some(s) => f(s, tool.as_ref()),
+            // admit_server inserted it under this lock.
+            None => unreachable!("admitted server series exists"),
+        }
+    }
+}
+
+/// The interned label values and per-server handles.
+#[derive(Debug, Default)]
+struct Series {
+    servers: HashMap<Arc<str>, ServerSeries>,
+    tool_pairs: usize,
+}
+
+#[derive(Debug)]
+struct ServerSeries {
+    name: Arc<str>,
+    tools: HashSet<Arc<str>>,
+    duration: Histogram,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    rate_limited: Counter,
+}
+
+impl Series {
+    /// The interned server label for `name`: itself, or [`OTHER`] past the
+    /// caps.
+    fn admit_server(&mut self, name: &str, m: &Metrics) -> Arc<str> {
+        if let Some((k, _)) = self.servers.get_key_value(name) {
+            return Arc::clone(k);
+        }
+        let name = if self.servers.len() < MAX_SERVERS && name.len() <= MAX_LABEL_LEN {
+            name
+        } else {
+            OTHER
+        };
+        if let Some((k, _)) = self.servers.get_key_value(name) {
+            return Arc::clone(k);
+        }
+        let key: Arc<str> = Arc::from(name);
+        let label = ServerLabel {
+            server: Arc::clone(&key),
+        };
+        let bytes = |direction| BytesLabels {
+            direction,
+            server: Arc::clone(&key),
+        };
+        let s = ServerSeries {
+            name: Arc::clone(&key),
+            tools: HashSet::new(),
+            duration: m.durations.get_or_create_owned(&label),
+            bytes_in: m.bytes.get_or_create_owned(&bytes("in")),
+            bytes_out: m.bytes.get_or_create_owned(&bytes("out")),
+            rate_limited: m.rate_limited.get_or_create_owned(&label),
+        };
+        self.servers.insert(Arc::clone(&key), s);
+        key
+    }
+
+    /// The interned tool label for `tool` under `server`.
+    fn admit_tool(&mut self, server: &Arc<str>, tool: &str) -> Arc<str> {
+        let room = self.tool_pairs < MAX_TOOL_SERIES;
+        let Some(s) = self.servers.get_mut(server) else {
+            return Arc::from(OTHER);
+        };
+        if let Some(t) = s.tools.get(tool) {
+            return Arc::clone(t);
+        }
+        let tool = if room && tool.len() <= MAX_LABEL_LEN {
+            self.tool_pairs += 1;
+            tool
+        } else if let Some(t) = s.tools.get(OTHER) {
+            return Arc::clone(t);
+        } else {
+            OTHER
+        };
+        let t: Arc<str> = Arc::from(tool);
+        s.tools.insert(Arc::clone(&t));
+        t
     }
 }
 

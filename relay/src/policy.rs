@@ -204,6 +204,41 @@ impl Policy {
         }
     }
 
+    /// The allow and deny patterns of the caller's roles that concern
+    /// `server` (for the registry endpoint: what the caller may use there).
+    pub fn patterns_for(
+        &self,
+        who: &Subject<'_>,
+        server: &ServerName,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut allow = Vec::new();
+        let mut deny = Vec::new();
+        for role in self.index.roles_of(who) {
+            let Some(r) = self.roles.get(role) else {
+                continue;
+            };
+            for p in r
+                .allow
+                .iter()
+                .filter(|p| p.server().matches(server.as_str()))
+            {
+                allow.push(p.as_str().to_owned());
+            }
+            for p in r
+                .deny
+                .iter()
+                .filter(|p| p.server().matches(server.as_str()))
+            {
+                deny.push(p.as_str().to_owned());
+            }
+        }
+        allow.sort();
+        allow.dedup();
+        deny.sort();
+        deny.dedup();
+        (allow, deny)
+    }
+
     /// The quotas of the caller's roles that allow `target` (each role
     /// once, in binding order); empty when the request is denied or no such
     /// role has a `rate`.
@@ -371,6 +406,9 @@ impl Subject<'_> {
 
 impl<'a> From<&'a Principal> for Subject<'a> {
     fn from(p: &'a Principal) -> Self {
+        if p.is_anonymous() {
+            return Subject::ANONYMOUS;
+        }
         Subject {
             user: Some(&p.subject),
             groups: &p.groups,

@@ -103,6 +103,8 @@ pub struct Route {
     pub link_id: LinkId,
     /// The connector instance behind it.
     pub instance: u64,
+    /// The connector's SPIFFE id.
+    pub identity: String,
     load: Arc<AtomicUsize>,
 }
 
@@ -113,6 +115,7 @@ impl Route {
             conn: entry.conn.clone(),
             link_id: id,
             instance: entry.info.instance,
+            identity: entry.info.identity.clone(),
             load: Arc::clone(&entry.load),
         }
     }

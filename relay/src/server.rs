@@ -71,6 +71,16 @@ impl Relay {
             })?;
         let metrics = Arc::new(Metrics::new());
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
+        let audit = config
+            .audit
+            .open_with(
+                &config.base_dir,
+                crate::audit::AuditOptions {
+                    counters: metrics.audit_counters(),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| RelayError::Audit(e.to_string()))?;
         let public = match &config.http {
             Some(h) => {
                 let listener =
@@ -90,8 +100,14 @@ impl Relay {
                     None => SessionKeys::ephemeral(),
                 }
                 .map_err(|e| RelayError::Sessions(e.to_string()))?;
+                // The trust domain of the relay's own certificate gives the
+                // default issuer of `sallyport pki token` tokens.
+                let trust_domain = trust_domain_of(&config.quic.cert);
                 let auth =
-                    Authenticator::new(&config.api_keys).map_err(crate::ConfigError::invalid)?;
+                    Authenticator::load(&config.api_keys, &config.auth, trust_domain.as_deref())
+                        .await
+                        .map_err(|e| crate::ConfigError::invalid(e.to_string()))?
+                        .with_public_url(h.public_url.clone());
                 let local_hosts = listener
                     .local_addr()
                     .map(http::local_hosts)
@@ -110,6 +126,13 @@ impl Relay {
                         .collect(),
                     max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
                     next_id: std::sync::atomic::AtomicU64::new(1),
+                    policy: arc_swap::ArcSwap::from_pointee(config.policy.clone()),
+                    limiter: crate::limits::RateLimiter::new(100_000),
+                    recorder: http::Recorder {
+                        audit: audit.clone(),
+                        metrics: Arc::clone(&metrics),
+                        relay: config.name.clone(),
+                    },
                 });
                 Some(PublicEndpoint { listener, tls, app })
             }
@@ -120,6 +143,7 @@ impl Relay {
                 config: Arc::new(config),
                 registry,
                 metrics,
+                audit,
             }),
             endpoint,
             admin,
@@ -167,6 +191,8 @@ impl Relay {
             public,
             reload,
         } = self;
+        let app = public.as_ref().map(|p| Arc::clone(&p.app));
+        let mut policy_watch = PolicyWatch::new(&shared.config);
         let http_stop = CancellationToken::new();
         let http_task = public.map(|p| {
             match p.listener.local_addr() {
@@ -204,8 +230,12 @@ impl Relay {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                () = reload.notified() => reload_tls(&endpoint, &shared),
+                () = reload.notified() => {
+                    reload_tls(&endpoint, &shared);
+                    policy_watch.reload(app.as_deref());
+                }
                 _ = recheck.tick() => recheck_links(&shared),
+                _ = policy_watch.tick() => policy_watch.reload_if_changed(app.as_deref()),
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     match Arc::clone(&permits).try_acquire_owned() {
@@ -243,6 +273,9 @@ impl Relay {
         if let Some(task) = http_task {
             let _ = task.await;
         }
+        // Every response body is gone: write the last audit records.
+        shared.audit.flush().await;
+        shared.audit.clone().close().await;
         endpoint.close(
             VarInt::from_u32(CloseCode::GoingAway.to_u32()),
             b"relay shutting down",
@@ -306,6 +339,64 @@ fn recheck_links(shared: &Shared) {
     }
 }
 
+/// Watches the file holding the roles and bindings; a change (or SIGHUP)
+/// swaps the policy atomically, and a broken file keeps the old one.
+struct PolicyWatch {
+    source: std::path::PathBuf,
+    standalone: bool,
+    modified: Option<std::time::SystemTime>,
+    interval: tokio::time::Interval,
+}
+
+impl PolicyWatch {
+    fn new(config: &Config) -> Self {
+        let source = config.policy_source.clone();
+        let modified = mtime(&source);
+        let mut interval = tokio::time::interval(Duration::from_secs(2));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            source,
+            standalone: config.policy_standalone,
+            modified,
+            interval,
+        }
+    }
+
+    async fn tick(&mut self) {
+        self.interval.tick().await;
+    }
+
+    fn reload_if_changed(&mut self, app: Option<&http::AppState>) {
+        let now = mtime(&self.source);
+        if now.is_some() && now != self.modified {
+            self.reload(app);
+        }
+    }
+
+    fn reload(&mut self, app: Option<&http::AppState>) {
+        let Some(app) = app else { return };
+        if self.source.as_os_str().is_empty() {
+            return;
+        }
+        self.modified = mtime(&self.source);
+        match crate::config::reload_policy(&self.source, self.standalone) {
+            Ok(policy) => {
+                app.policy.store(Arc::new(policy));
+                app.recorder.metrics.policy_reload(true);
+                info!(source = %self.source.display(), "policy reloaded");
+            }
+            Err(e) => {
+                app.recorder.metrics.policy_reload(false);
+                warn!(error = %e, "policy reload failed; the previous policy stays in force");
+            }
+        }
+    }
+}
+
+fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 /// Binds and serves until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RelayError> {
     Relay::bind(config).await?.serve(shutdown).await
@@ -354,4 +445,13 @@ fn quic_server_config(q: &QuicConfig) -> Result<quinn::ServerConfig, RelayError>
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
     server.transport_config(Arc::new(transport));
     Ok(server)
+}
+
+/// The trust domain of the relay's own certificate, e.g. `acme.internal`.
+fn trust_domain_of(cert: &std::path::Path) -> Option<String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(cert).ok()?;
+    let id = sallyport_pki::tls::spiffe_id_of(&der).ok()?;
+    Some(id.trust_domain().to_string())
 }

@@ -440,6 +440,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 pub struct ApiKey {
     pub key: String,
     pub entry: String,
+    pub subject: String,
 }
 
 /// `sallyport pki apikey --sub <sub> --groups <groups…>`.
@@ -456,7 +457,11 @@ pub fn api_key(sub: &str, groups: &[&str]) -> ApiKey {
         .trim()
         .to_owned();
     let entry = out[out.find("[[api_key]]").expect("entry")..].to_owned();
-    ApiKey { key, entry }
+    ApiKey {
+        key,
+        entry,
+        subject: sub.to_owned(),
+    }
 }
 
 /// A relay config with a plain-HTTP client endpoint on an ephemeral
@@ -477,8 +482,18 @@ pub fn relay_config_http(
         text.push('\n');
         text.push_str(&k.entry);
     }
+    text.push_str(&allow_all_policy(keys));
     std::fs::write(&path, text).expect("write relay config");
     path
+}
+
+/// A role allowing everything, bound to the subjects of `keys`.
+pub fn allow_all_policy(keys: &[&ApiKey]) -> String {
+    let users: Vec<String> = keys.iter().map(|k| format!("{:?}", k.subject)).collect();
+    format!(
+        "\n[[role]]\nname = \"everything\"\nallow = [\"*/*\"]\n\n[[binding]]\nrole = \"everything\"\nusers = [{}]\n",
+        users.join(", ")
+    )
 }
 
 /// A connector config whose `[[server]]` entries are given as TOML.

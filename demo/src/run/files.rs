@@ -134,9 +134,21 @@ public_url = "http://127.0.0.1:{port}"
 insecure_plain_http = true   # loopback only
 allowed_hosts = ["localhost:{port}"]
 
+[audit]                      # one JSON line per MCP request, beside these files
+path = "audit.jsonl"
+
 [[api_key]]
 sha256 = {sha}
 subject = "demo-user"
+groups = ["demo"]
+
+# Default deny: the demo group may use every tool, resource and prompt.
+[[role]]
+name = "demo"
+allow = ["*/*"]
+
+[[binding]]
+role = "demo"
 groups = ["demo"]
 
 [[connector]]

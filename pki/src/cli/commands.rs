@@ -12,6 +12,7 @@ use crate::error::{PkiError, Result};
 use crate::inspect::inspect;
 use crate::issue::{Issued, Validity};
 use crate::revoke::{CrlReport, RevokeTarget};
+use crate::token::TokenRequest;
 
 pub(super) fn dispatch(command: PkiCommand, out: &mut String) -> Result<()> {
     // Writing to a String cannot fail; the results are ignored below.
@@ -153,6 +154,19 @@ pub(super) fn dispatch(command: PkiCommand, out: &mut String) -> Result<()> {
             let _ = writeln!(out);
             let _ = writeln!(out, "# add to relay.toml:");
             let _ = write!(out, "{}", key.toml_entry());
+        }
+        PkiCommand::Token(a) => {
+            let request = TokenRequest {
+                audiences: a.aud,
+                subject: a.sub,
+                groups: a.groups,
+                agent: a.agent,
+                ttl: a.ttl,
+                issuer: a.iss,
+            };
+            // The token alone, so that `$(sallyport pki token ...)` captures it.
+            let token = Pki::open(&a.dir.dir)?.mint_token(&request)?;
+            let _ = writeln!(out, "{token}");
         }
     }
     Ok(())

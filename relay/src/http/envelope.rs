@@ -34,6 +34,8 @@ pub struct Envelope<'a> {
     pub uri: Option<String>,
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]`.
     pub meta_version: Option<String>,
+    /// `params.ref` of `completion/complete`: (`type`, name or uri).
+    pub reference: Option<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,16 @@ struct Params {
     uri: Option<serde_json::Value>,
     #[serde(rename = "_meta")]
     meta: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(rename = "ref")]
+    reference: Option<Reference>,
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    name: Option<String>,
+    uri: Option<String>,
 }
 
 /// Why a body is not a usable JSON-RPC message.
@@ -122,15 +134,16 @@ pub fn parse(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
         Some(serde_json::Value::String(s)) => Some(s),
         _ => None,
     };
-    let (name, uri, meta_version) = match params {
+    let (name, uri, meta_version, reference) = match params {
         Some(p) => (
             text(p.name),
             text(p.uri),
             p.meta
                 .and_then(|mut m| m.remove(META_PROTOCOL_VERSION))
                 .and_then(|v| text(Some(v))),
+            p.reference.and_then(|r| Some((r.kind?, r.name.or(r.uri)?))),
         ),
-        None => (None, None, None),
+        None => (None, None, None, None),
     };
     Ok(Envelope {
         kind,
@@ -139,6 +152,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
         name,
         uri,
         meta_version,
+        reference,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct HttpError {
     pub challenge: Option<String>,
     /// A `Retry-After` value in seconds.
     pub retry_after: Option<u64>,
+    /// The policy rule that decided, for the audit record.
+    pub rule: Option<String>,
 }
 
 impl HttpError {
@@ -38,6 +40,7 @@ impl HttpError {
             id: None,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 

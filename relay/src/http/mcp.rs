@@ -12,13 +12,16 @@ use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{self, BodyKind, Caller, RequestHead, StreamErrorKind};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::audit::{AuditEvent, Decision as AuditDecision};
 use crate::auth::Principal;
 use crate::forward::{self, ForwardError};
+use crate::http::access::{self, Access};
 use crate::http::envelope::{self, Envelope, Kind};
 use crate::http::error::{HEADER_MISMATCH, HttpError, UNAVAILABLE};
 use crate::http::guard;
-use crate::http::sse;
+use crate::http::sse::{self, ListFilter};
 use crate::http::state::AppState;
+use crate::http::trail::{Counted, Trail};
 use crate::registry::Route;
 use crate::session::{SessionClaims, principal_hash};
 
@@ -38,10 +41,21 @@ pub(crate) async fn handle(
     let request_id = app.next_request_id();
     let span = info_span!("request", request.id = request_id, %server, %method, user = tracing::field::Empty);
     async move {
-        match serve(&app, request_id, &server, &method, &headers, body).await {
-            Ok(response) => response,
+        let mut trail = Trail::new(request_id, &server, method.as_str());
+        match serve(&app, request_id, &server, &method, &headers, body, &mut trail).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let (parts, body) = response.into_parts();
+                Response::from_parts(parts, Counted::wrap(body, status, trail, app.recorder.clone()))
+            }
             Err(e) => {
                 info!(status = e.status.as_u16(), code = e.code, error = %e.message, "request refused");
+                match e.status.as_u16() {
+                    401 | 403 => trail.deny(AuditEvent::Denial, e.rule.clone()),
+                    429 => trail.deny(AuditEvent::RateLimited, e.rule.clone()),
+                    _ => trail.decision = AuditDecision::Error,
+                }
+                trail.finish(&app.recorder, e.status.as_u16(), Some(e.code), 0);
                 e.into_response()
             }
         }
@@ -57,6 +71,7 @@ async fn serve(
     method: &Method,
     headers: &HeaderMap,
     body: Body,
+    trail: &mut Trail,
 ) -> Result<Response, HttpError> {
     guard::check_host_and_origin(&app.http, &app.local_hosts, headers)?;
     let server = match ServerName::new(server) {
@@ -69,14 +84,42 @@ async fn serve(
             ));
         }
     };
-    let principal = app.authenticate(headers, &server)?;
+    let principal = app.authenticate(headers, &server).await?;
     tracing::Span::current().record("user", principal.subject.as_str());
+    trail.principal = Some(principal.clone());
+    trail.session = header_str(headers, SESSION_HEADER);
+    let policy = app.policy.load_full();
+    access::check_server(&policy, &principal, &server, &app.http.public_url)?;
+    trail.decision = AuditDecision::Allow;
     let version = header_str(headers, VERSION_HEADER);
     match *method {
         Method::POST => {
             let body = guard::read_body(body, app.http.max_body).await?;
             let env = envelope::parse(&body)
                 .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+            trail.bytes_in = body.len() as u64;
+            if let Some(m) = &env.method {
+                trail.method = m.clone();
+            }
+            let list = match access::check_message(&policy, &app.limiter, &principal, &server, &env)
+            {
+                Access::Deny {
+                    response,
+                    target,
+                    rule,
+                    event,
+                    ..
+                } => {
+                    trail.target = target;
+                    trail.deny(event, Some(rule));
+                    return Ok(response);
+                }
+                Access::Forward { list, target, rule } => {
+                    trail.target = target;
+                    trail.rule = rule;
+                    list.map(|kind| list_filter(&policy, &principal, &server, kind))
+                }
+            };
             let stateless = is_stateless(version.as_deref(), &env);
             let mut req = Relayed::new(
                 request_id,
@@ -89,15 +132,45 @@ async fn serve(
             if stateless {
                 check_stateless_headers(headers, &env)?;
                 let route = app.pick(&server)?;
-                return relay(app, route, req, body.clone(), Some(&env), None).await;
+                return relay(
+                    app,
+                    route,
+                    req,
+                    body.clone(),
+                    How {
+                        env: Some(&env),
+                        mint_for: None,
+                        list,
+                    },
+                    trail,
+                )
+                .await;
             }
             if env.kind == Kind::Request && env.method.as_deref() == Some("initialize") {
                 let route = app.pick(&server)?;
-                return relay(app, route, req, body.clone(), Some(&env), Some(&principal)).await;
+                trail.session_opened = true;
+                let how = How {
+                    env: Some(&env),
+                    mint_for: Some(&principal),
+                    list,
+                };
+                return relay(app, route, req, body.clone(), how, trail).await;
             }
             let (route, claims) = app.resume(headers, &server, &principal)?;
             req.head.session = claims.upstream.clone();
-            relay(app, route, req, body.clone(), Some(&env), None).await
+            relay(
+                app,
+                route,
+                req,
+                body.clone(),
+                How {
+                    env: Some(&env),
+                    mint_for: None,
+                    list,
+                },
+                trail,
+            )
+            .await
         }
         Method::GET | Method::DELETE => {
             if version.as_deref().is_some_and(|v| v >= STATELESS_ERA) {
@@ -116,7 +189,20 @@ async fn serve(
             let mut req = Relayed::new(request_id, m, &server, &principal, headers, version);
             req.head.session = claims.upstream.clone();
             req.head.last_event_id = header_str(headers, "last-event-id");
-            relay(app, route, req, Bytes::new(), None, None).await
+            trail.session_closed = *method == Method::DELETE;
+            relay(
+                app,
+                route,
+                req,
+                Bytes::new(),
+                How {
+                    env: None,
+                    mint_for: None,
+                    list: None,
+                },
+                trail,
+            )
+            .await
         }
         _ => Err(HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -124,6 +210,16 @@ async fn serve(
             format!("{method} is not allowed: use POST, GET or DELETE"),
         )),
     }
+}
+
+/// How to answer a relayed request.
+struct How<'e, 'p> {
+    /// The request's envelope (POST).
+    env: Option<&'e Envelope<'e>>,
+    /// Mint a session for this principal on success (`initialize`).
+    mint_for: Option<&'p Principal>,
+    /// Filter a list result.
+    list: Option<ListFilter>,
 }
 
 /// A request on its way to a connector.
@@ -177,10 +273,16 @@ async fn relay(
     route: Route,
     req: Relayed,
     body: Bytes,
-    env: Option<&Envelope<'_>>,
-    mint_for: Option<&Principal>,
+    how: How<'_, '_>,
+    trail: &mut Trail,
 ) -> Result<Response, HttpError> {
+    let How {
+        env,
+        mint_for,
+        list,
+    } = how;
     let id = env.and_then(|e| e.id);
+    trail.connector = Some(route.identity.clone());
     let instance = route.instance;
     let server = req.head.server.clone();
     let response = forward::forward(
@@ -209,7 +311,11 @@ async fn relay(
             Response::new(Body::empty())
         }
         BodyKind::Json => {
-            let mut r = Response::new(sse::json_body(response));
+            let body = match list {
+                Some(filter) => sse::filtered_json_body(response, filter),
+                None => sse::json_body(response),
+            };
+            let mut r = Response::new(body);
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -217,7 +323,7 @@ async fn relay(
             r
         }
         BodyKind::EventStream => {
-            let mut r = Response::new(sse::sse_body(response, id.map(|i| i.to_owned())));
+            let mut r = Response::new(sse::sse_body(response, id.map(|i| i.to_owned()), list));
             let h = r.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
@@ -229,11 +335,39 @@ async fn relay(
         }
     };
     *out.status_mut() = status;
-    if let Some(session) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
-        out.headers_mut().insert(SESSION_HEADER, session);
+    if let Some(session) = session {
+        if let Ok(value) = HeaderValue::from_str(&session) {
+            out.headers_mut().insert(SESSION_HEADER, value);
+        }
+        trail.session = Some(session);
     }
     info!(status = status.as_u16(), "relayed");
     Ok(out)
+}
+
+/// The filter that removes from a list result what the caller may not use.
+fn list_filter(
+    policy: &Arc<crate::policy::Policy>,
+    principal: &Principal,
+    server: &ServerName,
+    kind: crate::filter::ListKind,
+) -> ListFilter {
+    use crate::filter::ListKind;
+    use crate::policy::{Subject, Target};
+    let policy = Arc::clone(policy);
+    let principal = principal.clone();
+    let server = server.clone();
+    ListFilter {
+        kind,
+        keep: Arc::new(move |name: &str| {
+            let target = match kind {
+                ListKind::Tools => Target::Tool(name),
+                ListKind::Prompts => Target::Prompt(name),
+                _ => Target::Resource(name),
+            };
+            policy.allows(&Subject::from(&principal), &server, target)
+        }),
+    }
 }
 
 fn forward_error(e: ForwardError) -> HttpError {

@@ -10,6 +10,7 @@ use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
 use tracing::warn;
 
+use crate::filter::{self, Filtered, ListKind};
 use crate::forward::{ForwardError, Piece, Response};
 use crate::http::error::{UNAVAILABLE, jsonrpc_error};
 
@@ -66,17 +67,83 @@ pub fn json_body(response: Response) -> Body {
     Body::from_stream(stream)
 }
 
+/// Which names of a list result the caller may see.
+pub type Keep = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Removes denied items from a list result.
+#[derive(Clone)]
+pub struct ListFilter {
+    /// The list the request asked for.
+    pub kind: ListKind,
+    /// The policy's verdict per name.
+    pub keep: Keep,
+}
+
+impl std::fmt::Debug for ListFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListFilter")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl ListFilter {
+    /// Filters one JSON-RPC message; on failure the message must not be
+    /// forwarded (it could hold items the caller may not see).
+    fn apply(&self, data: Bytes) -> Result<Bytes, filter::FilterError> {
+        match filter::filter_event_data(&data, self.kind, |name| (self.keep)(name))? {
+            Filtered::Unchanged => Ok(data),
+            Filtered::Rewritten { body, removed, .. } => {
+                tracing::debug!(removed, "denied items removed from a list result");
+                Ok(body)
+            }
+        }
+    }
+}
+
+/// The body of a JSON list response: read whole (it is bounded by the
+/// connector's frame limit), filtered, then sent.
+pub fn filtered_json_body(response: Response, filter: ListFilter) -> Body {
+    let stream = futures_util::stream::once(async move {
+        let mut response = response;
+        let mut whole = BytesMut::new();
+        loop {
+            match response.next().await {
+                Ok(Some(Piece::Body(b))) => whole.extend_from_slice(&b),
+                Ok(Some(Piece::Event(_))) => return Err(abort("event inside a JSON body")),
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(error = %e, "relayed JSON response failed");
+                    return Err(abort(&e.to_string()));
+                }
+            }
+        }
+        filter.apply(whole.freeze()).map_err(|e| {
+            warn!(error = %e, "list result withheld: it could not be filtered");
+            abort(&e.to_string())
+        })
+    });
+    Body::from_stream(stream)
+}
+
 /// The body of an SSE response. If the stream fails and `request_id` is
-/// known, a final event carries a JSON-RPC error for it.
-pub fn sse_body(response: Response, request_id: Option<Box<RawValue>>) -> Body {
+/// known, a final event carries a JSON-RPC error for it. With `filter`,
+/// list results in the stream are filtered.
+pub fn sse_body(
+    response: Response,
+    request_id: Option<Box<RawValue>>,
+    filter: Option<ListFilter>,
+) -> Body {
     struct State {
         response: Response,
         request_id: Option<Box<RawValue>>,
+        filter: Option<ListFilter>,
     }
     let stream = futures_util::stream::unfold(
         Some(State {
             response,
             request_id,
+            filter,
         }),
         |state| async move {
             let mut s = state?;
@@ -87,7 +154,23 @@ pub fn sse_body(response: Response, request_id: Option<Box<RawValue>>) -> Body {
                 }
             };
             match next {
-                Ok(Some(Piece::Event(e))) => Some((Ok(encode(&e)), Some(s))),
+                Ok(Some(Piece::Event(mut e))) => {
+                    if let Some(f) = &s.filter {
+                        match f.apply(e.data.clone()) {
+                            Ok(data) => e.data = data,
+                            Err(err) => {
+                                warn!(error = %err, "list result withheld: it could not be filtered");
+                                let fail =
+                                    ForwardError::Link(format!("unreadable list result: {err}"));
+                                return Some((
+                                    Ok(failure_event(&fail, s.request_id.as_deref())),
+                                    None,
+                                ));
+                            }
+                        }
+                    }
+                    Some((Ok(encode(&e)), Some(s)))
+                }
                 Ok(Some(Piece::Body(b))) => Some((
                     Ok(encode(&SseEvent {
                         data: b,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::http::{HeaderMap, StatusCode, header};
 use sallyport_protocol::ServerName;
 
-use crate::auth::{AuthError, Authenticator, Principal};
+use crate::auth::{Authenticator, Principal};
 use crate::config::HttpConfig;
 use crate::http::error::{HttpError, UNAVAILABLE};
 use crate::registry::{Registry, Route};
@@ -28,6 +28,12 @@ pub(crate) struct AppState {
     pub servers: BTreeSet<ServerName>,
     pub max_frame: usize,
     pub next_id: AtomicU64,
+    /// The policy in force; swapped whole on reload.
+    pub policy: arc_swap::ArcSwap<crate::policy::Policy>,
+    /// Per-principal quotas.
+    pub limiter: crate::limits::RateLimiter,
+    /// Audit log and metrics.
+    pub recorder: crate::http::trail::Recorder,
 }
 
 impl AppState {
@@ -42,7 +48,7 @@ impl AppState {
 
     /// Authenticates the caller, or answers 401 with the challenge that
     /// points at the protected resource metadata.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         server: &ServerName,
@@ -50,9 +56,20 @@ impl AppState {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        self.auth.authenticate(value).map_err(|e| {
+        // The exact endpoint URL: a JWT's `aud` must name it or public_url.
+        let resource = format!("{}/mcp/{server}", self.http.public_url);
+        if value.is_none() {
+            // No credentials: only an opt-in `anonymous = true` binding
+            // lets such a caller in.
+            let policy = self.policy.load();
+            let who = crate::policy::Subject::ANONYMOUS;
+            if policy.allows(&who, server, crate::policy::Target::Server) {
+                return Ok(Principal::anonymous());
+            }
+        }
+        self.auth.authenticate(value, &resource).await.map_err(|e| {
             let mut err = HttpError::new(
-                StatusCode::UNAUTHORIZED,
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
                 -32001,
                 format!("unauthorized: {e}"),
             );
@@ -60,9 +77,11 @@ impl AppState {
                 "{}/.well-known/oauth-protected-resource/mcp/{server}",
                 self.http.public_url
             );
-            err.challenge = Some(match e {
-                AuthError::Missing => format!("Bearer resource_metadata=\"{metadata}\""),
-                _ => format!("Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\""),
+            err.challenge = Some(match e.challenge_error() {
+                None => format!("Bearer resource_metadata=\"{metadata}\""),
+                Some(code) => {
+                    format!("Bearer error=\"{code}\", resource_metadata=\"{metadata}\"")
+                }
             });
             err
         })

@@ -392,6 +392,7 @@ fn principal_becomes_subject() {
         subject: "alice".into(),
         groups: vec!["legal".into()],
         agent: Some("claude".into()),
+        method: crate::auth::AuthMethod::ApiKey,
     };
     let s = Subject::from(&principal);
     assert_eq!(

@@ -1,0 +1,169 @@
+//! Access control on the request path: which policy target a JSON-RPC
+//! request names, the decision, the quota, and how a denial looks to the
+//! caller (a denied tool, resource or prompt looks unknown).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sallyport_protocol::ServerName;
+
+use crate::audit::AuditEvent;
+use crate::auth::Principal;
+use crate::filter::ListKind;
+use crate::http::envelope::{Envelope, Kind};
+use crate::http::error::{HttpError, jsonrpc_error};
+use crate::limits::{Limited, RateLimiter};
+use crate::policy::{Policy, Subject, Target};
+
+/// What a request may do.
+#[derive(Debug)]
+pub(crate) enum Access {
+    /// Forward it; filter the answer when it is a list.
+    Forward {
+        /// The list to filter in the response, if any.
+        list: Option<ListKind>,
+        /// The name the request targets (for audit), if any.
+        target: Option<String>,
+        /// The rule that allowed it.
+        rule: Option<String>,
+    },
+    /// Answer it here.
+    Deny {
+        /// The answer.
+        response: Response,
+        /// The name the request targeted.
+        target: Option<String>,
+        /// The rule that decided, or why.
+        rule: String,
+        /// Denial or rate limit.
+        event: AuditEvent,
+    },
+}
+
+/// The policy target of a JSON-RPC request, if it names one.
+pub(crate) fn target_of<'e>(env: &'e Envelope<'_>) -> Option<Target<'e>> {
+    if env.kind != Kind::Request {
+        return None;
+    }
+    match env.method.as_deref()? {
+        "tools/call" => env.name.as_deref().map(Target::Tool),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            env.uri.as_deref().map(Target::Resource)
+        }
+        "prompts/get" => env.name.as_deref().map(Target::Prompt),
+        "completion/complete" => match env.reference.as_ref()? {
+            (kind, name) if kind == "ref/prompt" => Some(Target::Prompt(name)),
+            (kind, uri) if kind == "ref/resource" => Some(Target::Resource(uri)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Decides a POSTed message. `server_allowed` must already hold (checked
+/// per request by [`check_server`]).
+pub(crate) fn check_message(
+    policy: &Policy,
+    limiter: &RateLimiter,
+    principal: &Principal,
+    server: &ServerName,
+    env: &Envelope<'_>,
+) -> Access {
+    let who = Subject::from(principal);
+    let list = env
+        .method
+        .as_deref()
+        .filter(|_| env.kind == Kind::Request)
+        .and_then(ListKind::for_method);
+    let Some(target) = target_of(env) else {
+        return Access::Forward {
+            list,
+            target: None,
+            rule: None,
+        };
+    };
+    let name = target_name(target).to_owned();
+    let decision = policy.decide(&who, server, target);
+    if !decision.allowed {
+        tracing::info!(decision = %decision, "denied");
+        return Access::Deny {
+            response: looks_unknown(env, target),
+            target: Some(name),
+            rule: decision.to_string(),
+            event: AuditEvent::Denial,
+        };
+    }
+    let quotas = policy.quotas(&who, server, target);
+    if let Err(limited) = limiter.check(&principal.subject, &quotas, server, target) {
+        let (status, retry) = match &limited {
+            Limited::Exceeded { retry_after, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, retry_after.secs())
+            }
+            Limited::Full { retry_after, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, retry_after.secs())
+            }
+            #[allow(unreachable_patterns, reason = "Limited is non_exhaustive")]
+            _ => (StatusCode::TOO_MANY_REQUESTS, 1),
+        };
+        let mut err = HttpError::new(status, -32000, limited.to_string()).with_id(env.id);
+        err.retry_after = Some(retry);
+        return Access::Deny {
+            response: err.into_response(),
+            target: Some(name),
+            rule: limited.to_string(),
+            event: AuditEvent::RateLimited,
+        };
+    }
+    Access::Forward {
+        list,
+        target: Some(name),
+        rule: Some(decision.to_string()),
+    }
+}
+
+/// May the caller use `server` at all? A session whose access was revoked
+/// is cut here at its next request.
+pub(crate) fn check_server(
+    policy: &Policy,
+    principal: &Principal,
+    server: &ServerName,
+    public_url: &str,
+) -> Result<(), HttpError> {
+    let decision = policy.decide(&Subject::from(principal), server, Target::Server);
+    if decision.allowed {
+        return Ok(());
+    }
+    tracing::info!(decision = %decision, "denied");
+    let mut err = HttpError::new(
+        StatusCode::FORBIDDEN,
+        -32001,
+        format!("{} may not use {server}", principal.subject),
+    );
+    err.challenge = Some(format!(
+        "Bearer error=\"insufficient_scope\", resource_metadata=\"{public_url}/.well-known/oauth-protected-resource/mcp/{server}\""
+    ));
+    err.rule = Some(decision.to_string());
+    Err(err)
+}
+
+fn target_name(target: Target<'_>) -> &str {
+    match target {
+        Target::Tool(n) | Target::Resource(n) | Target::Prompt(n) => n,
+        _ => "",
+    }
+}
+
+/// The answer an MCP server gives for something that does not exist.
+fn looks_unknown(env: &Envelope<'_>, target: Target<'_>) -> Response {
+    let (code, message) = match target {
+        Target::Tool(n) => (-32602, format!("Unknown tool: {n}")),
+        Target::Prompt(n) => (-32602, format!("Unknown prompt: {n}")),
+        Target::Resource(u) => (-32002, format!("Resource not found: {u}")),
+        _ => (-32601, "Method not found".to_owned()),
+    };
+    let mut r = jsonrpc_error(env.id, code, &message).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -1,0 +1,53 @@
+//! `GET /registry/v0/servers`: the MCP servers this caller may use, their
+//! URLs at this relay, whether a connector serving them is live, and the
+//! tool patterns the caller's roles allow and deny there.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::guard;
+use crate::http::state::AppState;
+use crate::policy::{Subject, Target};
+
+/// Lists the servers the caller may use.
+pub(crate) async fn servers(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard::check_host_and_origin(&app.http, &app.local_hosts, &headers) {
+        return e.into_response();
+    }
+    // Authenticate against the relay as a whole (a token for public_url).
+    let Some(first) = app.servers.iter().next() else {
+        return Json(serde_json::json!({ "servers": [] })).into_response();
+    };
+    // Without credentials the caller is anonymous: it sees what anonymous
+    // bindings grant (often nothing).
+    let principal = if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        match app.authenticate(&headers, first).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        crate::auth::Principal::anonymous()
+    };
+    let policy = app.policy.load();
+    let who = Subject::from(&principal);
+    let list: Vec<serde_json::Value> = app
+        .servers
+        .iter()
+        .filter(|s| policy.allows(&who, s, Target::Server))
+        .map(|s| {
+            let (allow, deny) = policy.patterns_for(&who, s);
+            serde_json::json!({
+                "name": s.as_str(),
+                "url": format!("{}/mcp/{s}", app.http.public_url),
+                "live": app.registry.serves(s),
+                "allow": allow,
+                "deny": deny,
+            })
+        })
+        .collect();
+    (StatusCode::OK, Json(serde_json::json!({ "servers": list }))).into_response()
+}

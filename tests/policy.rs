@@ -260,6 +260,26 @@ async fn policy_edit_takes_effect_without_restart_and_bad_edit_is_refused() {
     let still = s.post(&add).await.text().await.expect("body");
     assert!(still.contains("Unknown tool: add"), "{still}");
 
+    // Requests keep flowing while the policy changes: none is dropped.
+    let load_session = RawSession::open(&w.relay.mcp_url("demo"), &w.alice.key).await;
+    let load = tokio::spawn(async move {
+        let mut answered = 0;
+        for id in 100..140 {
+            let mut resp = load_session
+                .post(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"message": "load"}}}))
+                .await;
+            assert_eq!(resp.status(), 200, "request {id} during reload");
+            let (body, _) = read_until(&mut resp, Duration::from_secs(10), |t| {
+                t.contains("\"result\"")
+            })
+            .await;
+            assert!(body.contains("load"), "{body}");
+            answered += 1;
+        }
+        answered
+    });
+
     // A good edit (allow add, drop the deny) applies to the open session.
     let edited = original.replace(
         "allow = [\"demo/echo\", \"demo/count\", \"demo/demo://*\"]\ndeny = [\"demo/add\"]",
@@ -274,6 +294,11 @@ async fn policy_edit_takes_effect_without_restart_and_bad_edit_is_refused() {
     })
     .await;
     assert!(allowed.contains('4'), "{allowed}");
+    assert_eq!(
+        load.await.expect("load task"),
+        40,
+        "every request during the reload was answered"
+    );
 }
 
 #[test]

@@ -234,7 +234,13 @@ impl Relay {
                     reload_tls(&endpoint, &shared);
                     policy_watch.reload(app.as_deref());
                 }
-                _ = recheck.tick() => recheck_links(&shared),
+                _ = recheck.tick() => {
+                    recheck_links(&shared);
+                    if let Some(app) = &app {
+                        // Forget idle quota buckets: memory stays bounded.
+                        app.limiter.housekeeping();
+                    }
+                }
                 _ = policy_watch.tick() => policy_watch.reload_if_changed(app.as_deref()),
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
@@ -288,8 +294,8 @@ impl Relay {
     }
 }
 
-/// Live links are re-checked this often, so a certificate that expires
-/// while connected is cut.
+/// Live links are re-checked (and idle quota buckets dropped) this often,
+/// so a certificate that expires while connected is cut.
 const RECHECK: Duration = Duration::from_secs(60);
 
 /// Makes a serving relay reload its TLS material (see

@@ -13,4 +13,21 @@ fn deploy_example_relay_config_parses() {
     assert!(http.tls.is_some());
     assert_eq!(config.session_keys.map(|k| k.len()), Some(2));
     assert_eq!(config.api_keys.len(), 1);
+    let who = sallyport_relay::policy::Subject {
+        user: Some("alice"),
+        groups: &["legal".to_owned()],
+        agent: None,
+    };
+    let contracts = sallyport_protocol::ServerName::new("contracts").expect("name");
+    use sallyport_relay::policy::Target;
+    assert!(
+        config
+            .policy
+            .allows(&who, &contracts, Target::Tool("search_docs"))
+    );
+    assert!(
+        !config
+            .policy
+            .allows(&who, &contracts, Target::Tool("delete_contract"))
+    );
 }

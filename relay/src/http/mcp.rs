@@ -101,6 +101,12 @@ async fn serve(
             if let Some(m) = &env.method {
                 trail.method = m.clone();
             }
+            // Routing headers are checked against the body before any
+            // decision, so they can never steer one.
+            let stateless = is_stateless(version.as_deref(), &env);
+            if stateless {
+                check_stateless_headers(headers, &env)?;
+            }
             let list = match access::check_message(&policy, &app.limiter, &principal, &server, &env)
             {
                 Access::Deny {
@@ -120,7 +126,6 @@ async fn serve(
                     list.map(|kind| list_filter(&policy, &principal, &server, kind))
                 }
             };
-            let stateless = is_stateless(version.as_deref(), &env);
             let mut req = Relayed::new(
                 request_id,
                 data::Method::Post,
@@ -130,7 +135,6 @@ async fn serve(
                 version,
             );
             if stateless {
-                check_stateless_headers(headers, &env)?;
                 let route = app.pick(&server)?;
                 return relay(
                     app,

@@ -22,11 +22,12 @@ async fn https_endpoint_speaks_http1_and_http2() {
     );
     let mut text = std::fs::read_to_string(&relay_cfg).expect("read");
     text.push_str(&format!(
-        "\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://localhost\"\ntls_cert = \"{d}/relay.pem\"\ntls_key = \"{d}/relay.key\"\n\n{}{}",
+        "\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://localhost\"\ntls_cert = \"{d}/relay.pem\"\ntls_key = \"{d}/relay.key\"\nclient_certs = true\n\n{}{}\n[[binding]]\nrole = \"everything\"\nusers = [\"agent-7\"]\n",
         alice.entry,
         allow_all_policy(&[&alice]),
         d = pki.d()
     ));
+    sallyport(&["pki", "issue", "client", "agent-7", "--dir", pki.d()]);
     std::fs::write(&relay_cfg, text).expect("write");
     let relay = RelayProc::start(&relay_cfg);
     let cfg = connector_config_toml(
@@ -71,6 +72,29 @@ async fn https_endpoint_speaks_http1_and_http2() {
         let body = resp.text().await.expect("body");
         assert!(body.contains("serverInfo"), "{body}");
     }
+    // An agent with a client certificate from `pki issue client` needs no
+    // token; without either, 401.
+    let mut pem = std::fs::read(pki.path("client-agent-7.pem")).expect("cert");
+    pem.extend(std::fs::read(pki.path("client-agent-7.key")).expect("key"));
+    for (identity, want) in [(Some(pem), 200), (None, 401)] {
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")]);
+        if let Some(pem) = identity {
+            b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+        }
+        let resp = b
+            .build()
+            .expect("client")
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string())
+            .send()
+            .await
+            .expect("HTTPS request");
+        assert_eq!(resp.status(), want);
+    }
+
     // A client that does not trust the relay's CA is refused by TLS.
     let untrusting = reqwest::Client::builder()
         .tls_certs_only(Vec::<reqwest::Certificate>::new())

@@ -103,6 +103,9 @@ pub struct HttpConfig {
     pub max_body: usize,
     /// Time a connector has to start answering a request.
     pub response_timeout: Duration,
+    /// Ask HTTPS clients for certificates (`sallyport pki issue client`),
+    /// verified with the QUIC trust bundle and CRL.
+    pub client_certs: bool,
 }
 
 /// One `[[connector]]` entry: an identity and the servers it may serve.
@@ -155,6 +158,8 @@ struct RawHttp {
     allowed_hosts: Vec<String>,
     max_body_bytes: Option<usize>,
     response_timeout_ms: Option<u64>,
+    #[serde(default)]
+    client_certs: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +373,11 @@ fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
             "[http] public_url {url:?} must be scheme://host[:port] without a path"
         )));
     }
+    if h.client_certs && h.tls_cert.is_none() {
+        return Err(ConfigError::invalid(
+            "[http] client_certs needs tls_cert and tls_key: certificates are asked for in the TLS handshake",
+        ));
+    }
     let tls = match (h.tls_cert, h.tls_key) {
         (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
         (None, None) if h.insecure_plain_http => None,
@@ -405,6 +415,7 @@ fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
             .collect(),
         max_body,
         response_timeout: Duration::from_millis(h.response_timeout_ms.unwrap_or(30_000)),
+        client_certs: h.client_certs,
     })
 }
 

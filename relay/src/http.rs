@@ -19,7 +19,7 @@ use axum::Router;
 use axum::routing::{any, get};
 
 pub(crate) use guard::local_hosts;
-pub(crate) use listener::{serve, tls_acceptor};
+pub(crate) use listener::{ClientCert, ClientCertTrust, serve, tls_acceptor};
 pub(crate) use state::AppState;
 pub(crate) use trail::Recorder;
 

@@ -14,7 +14,11 @@
 //! first in binding order. A caller never gets more than its best role
 //! grants (quotas do not add up), nor less (a stricter second role does
 //! not shrink the first). The bucket is per role, so moving a caller to
-//! another role starts it a fresh bucket.
+//! another role starts it a fresh bucket. A role without `rate` is
+//! unlimited, and by the same reading makes the call unlimited; `check`
+//! only sees the quotas it is given, so the caller passes none in that
+//! case ([`Policy::quotas`] as it stands omits rate-less roles rather
+//! than reporting them).
 //!
 //! **Memory.** Buckets indistinguishable from a fresh one (their caller
 //! has been idle for the quota's period) are dropped by
@@ -24,6 +28,8 @@
 //! unbounded growth — while callers that have a bucket go on as before.
 //! The cap may be overshot by at most the number of calls racing past the
 //! check at the same instant.
+//!
+//! [`Policy::quotas`]: crate::policy::Policy::quotas
 //!
 //! **Time** comes from a [`Clock`]: [`TokioClock`] in the relay (so tests
 //! with tokio's paused time see it), [`FakeRelativeClock`] in unit tests.

@@ -92,7 +92,13 @@ impl Relay {
                             source,
                         })?;
                 let tls = match &h.tls {
-                    Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+                    Some((cert, key)) => {
+                        let clients = h.client_certs.then(|| http::ClientCertTrust {
+                            bundle: config.quic.trust_bundle.clone(),
+                            crl: config.quic.crl.clone(),
+                        });
+                        Some(http::tls_acceptor(cert, key, clients.as_ref())?)
+                    }
                     None => None,
                 };
                 let sessions = match &config.session_keys {

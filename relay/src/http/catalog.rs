@@ -14,7 +14,11 @@ use crate::http::state::AppState;
 use crate::policy::{Subject, Target};
 
 /// Lists the servers the caller may use.
-pub(crate) async fn servers(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(crate) async fn servers(
+    State(app): State<Arc<AppState>>,
+    client_cert: Option<axum::Extension<crate::http::ClientCert>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(e) = guard::check_host_and_origin(&app.http, &app.local_hosts, &headers) {
         return e.into_response();
     }
@@ -24,8 +28,9 @@ pub(crate) async fn servers(State(app): State<Arc<AppState>>, headers: HeaderMap
     };
     // Without credentials the caller is anonymous: it sees what anonymous
     // bindings grant (often nothing).
-    let principal = if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        match app.authenticate(&headers, first).await {
+    let cert = client_cert.as_ref().map(|c| &c.0);
+    let principal = if headers.contains_key(axum::http::header::AUTHORIZATION) || cert.is_some() {
+        match app.authenticate(&headers, cert, first).await {
             Ok(p) => p,
             Err(e) => return e.into_response(),
         }

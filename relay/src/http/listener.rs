@@ -21,19 +21,52 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// On shutdown, open HTTP connections get this long to finish.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// Client certificates the HTTPS listener asks for (optional: a caller
+/// may still use a bearer token), verified against this bundle and CRL.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCertTrust {
+    pub bundle: std::path::PathBuf,
+    pub crl: Option<std::path::PathBuf>,
+}
+
+/// The verified client certificate of a connection (leaf, DER), put in
+/// each request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCert(pub Arc<Vec<u8>>);
+
 /// Loads the HTTPS certificate and key into a TLS acceptor (ring, TLS 1.2
-/// and 1.3, ALPN h2 and http/1.1).
+/// and 1.3, ALPN h2 and http/1.1), optionally asking for client
+/// certificates.
 pub(crate) fn tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
+    clients: Option<&ClientCertTrust>,
 ) -> Result<TlsAcceptor, RelayError> {
     let certs = sallyport_pki::tls::load_certs(cert)?;
     let key = sallyport_pki::tls::load_key(key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| RelayError::QuicTls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| RelayError::QuicTls(e.to_string()))?;
+    let builder = match clients {
+        None => builder.with_no_client_auth(),
+        Some(trust) => {
+            let roots = Arc::new(sallyport_pki::tls::load_trust_bundle(&trust.bundle)?);
+            let mut verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider);
+            if let Some(crl) = &trust.crl {
+                verifier = verifier
+                    .with_crls(sallyport_pki::tls::load_crls(crl)?)
+                    .only_check_end_entity_revocation();
+            }
+            let verifier = verifier
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| RelayError::QuicTls(format!("client certificate verifier: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| RelayError::QuicTls(format!("HTTPS certificate: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -64,6 +97,7 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
+        let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
@@ -84,6 +118,18 @@ pub(crate) async fn serve(
                                 return;
                             }
                         };
+                    let leaf = tls_stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first());
+                    let service = match leaf {
+                        Some(leaf) => {
+                            let cert = ClientCert(Arc::new(leaf.as_ref().to_vec()));
+                            TowerToHyperService::new(app.clone().layer(axum::Extension(cert)))
+                        }
+                        None => service,
+                    };
                     let conn =
                         builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
                     watcher.watch(conn.into_owned()).await

@@ -34,6 +34,7 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 pub(crate) async fn handle(
     State(app): State<Arc<AppState>>,
     Path(server): Path<String>,
+    client_cert: Option<axum::Extension<crate::http::ClientCert>>,
     method: Method,
     headers: HeaderMap,
     body: Body,
@@ -42,7 +43,14 @@ pub(crate) async fn handle(
     let span = info_span!("request", request.id = request_id, %server, %method, user = tracing::field::Empty);
     async move {
         let mut trail = Trail::new(request_id, &server, method.as_str());
-        match serve(&app, request_id, &server, &method, &headers, body, &mut trail).await {
+        let incoming = Incoming {
+            request_id,
+            server: &server,
+            method: &method,
+            headers: &headers,
+            client_cert: client_cert.as_ref().map(|c| &c.0),
+        };
+        match serve(&app, incoming, body, &mut trail).await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let (parts, body) = response.into_parts();
@@ -64,15 +72,28 @@ pub(crate) async fn handle(
     .await
 }
 
+/// What arrived, before any of it is trusted.
+struct Incoming<'a> {
+    request_id: u64,
+    server: &'a str,
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    client_cert: Option<&'a crate::http::ClientCert>,
+}
+
 async fn serve(
     app: &AppState,
-    request_id: u64,
-    server: &str,
-    method: &Method,
-    headers: &HeaderMap,
+    incoming: Incoming<'_>,
     body: Body,
     trail: &mut Trail,
 ) -> Result<Response, HttpError> {
+    let Incoming {
+        request_id,
+        server,
+        method,
+        headers,
+        client_cert,
+    } = incoming;
     guard::check_host_and_origin(&app.http, &app.local_hosts, headers)?;
     let server = match ServerName::new(server) {
         Ok(s) if app.knows(&s) => s,
@@ -84,7 +105,7 @@ async fn serve(
             ));
         }
     };
-    let principal = app.authenticate(headers, &server).await?;
+    let principal = app.authenticate(headers, client_cert, &server).await?;
     tracing::Span::current().record("user", principal.subject.as_str());
     trail.principal = Some(principal.clone());
     trail.session = header_str(headers, SESSION_HEADER);

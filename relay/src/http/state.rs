@@ -51,11 +51,23 @@ impl AppState {
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
+        client_cert: Option<&crate::http::ClientCert>,
         server: &ServerName,
     ) -> Result<Principal, HttpError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        // A bearer token wins; without one, a verified client certificate
+        // (from `sallyport pki issue client`) names the caller.
+        if let (None, Some(cert)) = (value, client_cert) {
+            return self.auth.authenticate_client_cert(&cert.0).map_err(|e| {
+                HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    -32001,
+                    format!("unauthorized: {e}"),
+                )
+            });
+        }
         // The exact endpoint URL: a JWT's `aud` must name it or public_url.
         let resource = format!("{}/mcp/{server}", self.http.public_url);
         if value.is_none() {

@@ -117,6 +117,7 @@ mod tests {
             allowed_hosts: vec!["127.0.0.1:8443".into()],
             max_body: 10,
             response_timeout: Duration::from_secs(1),
+            client_certs: false,
         }
     }
 

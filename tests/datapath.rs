@@ -9,42 +9,9 @@ use common::*;
 use rmcp::ClientLifecycleMode;
 use rmcp::model::*;
 
-const DEMO: &str = "spiffe://acme.internal/connector/demo";
-
-struct World {
-    _tmp: tempfile::TempDir,
-    relay: RelayProc,
-    connector: Proc,
-    alice: ApiKey,
-}
-
 /// Relay + connector serving `servers_toml`, granted `names`.
 fn world(names: &[&str], servers_toml: &str, extra_http: &str) -> World {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(tmp.path(), "acme.internal");
-    let cert = pki.connector("demo");
-    let alice = api_key("alice@acme.com", &["legal"]);
-    let relay = RelayProc::start(&relay_config_http(
-        tmp.path(),
-        &pki,
-        &[(DEMO, names)],
-        &[&alice],
-        extra_http,
-    ));
-    let cfg = connector_config_toml(tmp.path(), &pki, &cert, relay.quic, servers_toml);
-    let connector = Proc::start(
-        "connector",
-        &["connector", "--config", cfg.to_str().expect("utf-8")],
-    );
-    for n in names {
-        wait_served(&relay, n);
-    }
-    World {
-        _tmp: tmp,
-        relay,
-        connector,
-        alice,
-    }
+    World::start("demo", names, servers_toml, extra_http)
 }
 
 async fn tour(url: &str, key: &str) {

@@ -13,33 +13,9 @@ use rmcp::ClientLifecycleMode;
 use rmcp::model::ProtocolVersion;
 use serde_json::json;
 
-const ID: &str = "spiffe://acme.internal/connector/dc1";
-
 fn setup() -> (tempfile::TempDir, RelayProc, Proc, ApiKey) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(tmp.path(), "acme.internal");
-    let cert = pki.connector("dc1");
-    let alice = api_key("alice@acme.com", &["legal"]);
-    let relay = RelayProc::start(&relay_config_http(
-        tmp.path(),
-        &pki,
-        &[(ID, &["everything"])],
-        &[&alice],
-        "",
-    ));
-    let cfg = connector_config_toml(
-        tmp.path(),
-        &pki,
-        &cert,
-        relay.quic,
-        &everything_server("everything"),
-    );
-    let connector = Proc::start(
-        "connector",
-        &["connector", "--config", cfg.to_str().expect("utf-8")],
-    );
-    wait_served(&relay, "everything");
-    (tmp, relay, connector, alice)
+    let w = World::start("dc1", &["everything"], &everything_server("everything"), "");
+    (w.tmp, w.relay, w.connector, w.alice)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,33 +10,9 @@ use common::raw::{RawSession, read_until, sse_messages};
 use common::*;
 use serde_json::json;
 
-const DEMO: &str = "spiffe://acme.internal/connector/demo";
-
 fn setup() -> (tempfile::TempDir, RelayProc, Proc, ApiKey) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(tmp.path(), "acme.internal");
-    let cert = pki.connector("demo");
-    let alice = api_key("alice@acme.com", &["legal"]);
-    let relay = RelayProc::start(&relay_config_http(
-        tmp.path(),
-        &pki,
-        &[(DEMO, &["demo"])],
-        &[&alice],
-        "",
-    ));
-    let cfg = connector_config_toml(
-        tmp.path(),
-        &pki,
-        &cert,
-        relay.quic,
-        &demo_stdio_server("demo"),
-    );
-    let connector = Proc::start(
-        "connector",
-        &["connector", "--config", cfg.to_str().expect("utf-8")],
-    );
-    wait_served(&relay, "demo");
-    (tmp, relay, connector, alice)
+    let w = World::start("demo", &["demo"], &demo_stdio_server("demo"), "");
+    (w.tmp, w.relay, w.connector, w.alice)
 }
 
 fn slow_call(id: i64) -> serde_json::Value {

@@ -253,11 +253,17 @@ impl Policy {
         }
         let mut quotas: Vec<(RoleName, Rate)> = Vec::new();
         for role in self.index.roles_of(who).map(|r| &self.roles[r]) {
-            let allows = role.allow.iter().any(|p| p.allows(server.as_str(), target));
-            if let (true, Some(rate)) = (allows, role.rate)
-                && !quotas.iter().any(|(n, _)| *n == role.name)
-            {
-                quotas.push((role.name.clone(), rate));
+            if !role.allow.iter().any(|p| p.allows(server.as_str(), target)) {
+                continue;
+            }
+            match role.rate {
+                // A role that allows it without a quota is the most
+                // generous of all: the call is not limited.
+                None => return Vec::new(),
+                Some(rate) if !quotas.iter().any(|(n, _)| *n == role.name) => {
+                    quotas.push((role.name.clone(), rate));
+                }
+                Some(_) => {}
             }
         }
         quotas

@@ -568,3 +568,59 @@ pub fn wait_served(relay: &RelayProc, server: &str) {
         "{server} is not served: {links:?}"
     );
 }
+
+/// A connector process for `cert` dialing `relay`, serving `servers_toml`.
+pub fn start_connector(
+    root: &Path,
+    pki: &TestPki,
+    cert: &Path,
+    relay: &RelayProc,
+    servers_toml: &str,
+) -> Proc {
+    let cfg = connector_config_toml(root, pki, cert, relay.quic, servers_toml);
+    Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    )
+}
+
+/// A relay with a plain-HTTP client endpoint and one connector
+/// (`spiffe://acme.internal/connector/<name>`) serving `servers_toml`;
+/// `alice` (group legal) may use everything.
+pub struct World {
+    pub relay: RelayProc,
+    pub connector: Proc,
+    pub alice: ApiKey,
+    pub pki: TestPki,
+    pub tmp: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts it and waits until every server in `served` is served.
+    pub fn start(name: &str, served: &[&str], servers_toml: &str, extra_http: &str) -> World {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let pki = TestPki::new(tmp.path(), "acme.internal");
+        let cert = pki.connector(name);
+        let alice = api_key("alice@acme.com", &["legal"]);
+        let id = format!("spiffe://acme.internal/connector/{name}");
+        let grants: &[(&str, &[&str])] = &[(&id, served)];
+        let relay = RelayProc::start(&relay_config_http(
+            tmp.path(),
+            &pki,
+            grants,
+            &[&alice],
+            extra_http,
+        ));
+        let connector = start_connector(tmp.path(), &pki, &cert, &relay, servers_toml);
+        for s in served {
+            wait_served(&relay, s);
+        }
+        World {
+            relay,
+            connector,
+            alice,
+            pki,
+            tmp,
+        }
+    }
+}

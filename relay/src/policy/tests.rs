@@ -403,3 +403,40 @@ fn principal_becomes_subject() {
 }
 
 mod bench;
+
+/// A call allowed by a role without a quota is not limited, even when
+/// another allowing role has one.
+#[test]
+fn an_unlimited_allowing_role_lifts_the_quota() {
+    let policy = Policy::from_toml_str(
+        r#"
+[[role]]
+name = "limited"
+allow = ["s/*"]
+rate = "10/min"
+
+[[role]]
+name = "unlimited"
+allow = ["s/echo"]
+
+[[binding]]
+role = "limited"
+users = ["u"]
+
+[[binding]]
+role = "unlimited"
+users = ["u"]
+"#,
+    )
+    .expect("valid policy");
+    let s = ServerName::new("s").expect("name");
+    let who = Subject {
+        user: Some("u"),
+        groups: &[],
+        agent: None,
+    };
+    assert!(policy.quotas(&who, &s, Target::Tool("echo")).is_empty());
+    let only_limited = policy.quotas(&who, &s, Target::Tool("other"));
+    assert_eq!(only_limited.len(), 1);
+    assert_eq!(only_limited[0].0.as_str(), "limited");
+}

@@ -163,4 +163,9 @@ anonymous = true
     assert_eq!(anon["servers"][0]["name"], "docs");
     assert_eq!(anon["servers"][0]["live"], false);
     assert_eq!(anon["servers"].as_array().map(Vec::len), Some(1));
+
+    // No token ever reaches the relay's log.
+    let log = relay.proc.all_lines();
+    let signature = good.rsplit('.').next().expect("signature");
+    assert!(!log.contains(signature), "a token signature reached the relay log");
 }

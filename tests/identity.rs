@@ -167,5 +167,8 @@ anonymous = true
     // No token ever reaches the relay's log.
     let log = relay.proc.all_lines();
     let signature = good.rsplit('.').next().expect("signature");
-    assert!(!log.contains(signature), "a token signature reached the relay log");
+    assert!(
+        !log.contains(signature),
+        "a token signature reached the relay log"
+    );
 }

@@ -361,3 +361,31 @@ fn revocation_on_reload_cuts_the_live_link() {
     assert!(n > 0);
     assert!(relay.connectors().is_empty());
 }
+
+/// A relay killed without draining and restarted: its stateless-reset key
+/// is derived from its private key, so the new process resets the old
+/// link and the connector reconnects without waiting out its idle timeout.
+#[test]
+fn killed_relay_resets_the_old_link_when_it_restarts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let grants: &[(&str, &[&str])] = &[(LEGAL, &["contracts"])];
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, 0, grants));
+    let port = relay.quic.port();
+    let cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["contracts"]);
+    let connector = Proc::start(
+        "connector",
+        &["connector", "--config", cfg.to_str().expect("utf-8")],
+    );
+    relay.proc.wait_msg("connector registered", &[]);
+    let (established, _) = connector.wait_msg_from(0, "link established", &[]);
+    relay.proc.signal("KILL");
+    drop(relay);
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, port, grants));
+    connector.wait_msg_from(established, "link to relay lost", &[("reason", "reset")]);
+    connector.wait_msg_from(established + 1, "link established", &[]);
+    relay
+        .proc
+        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
+}

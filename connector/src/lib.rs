@@ -140,6 +140,9 @@ fn bridges(
     Ok(map)
 }
 
+/// Concurrent requests (data streams) one relay link may carry.
+const MAX_STREAMS_PER_LINK: u32 = 16_384;
+
 fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorError> {
     let tls = sallyport_pki::tls::quic_client_config(
         &config.cert,
@@ -155,8 +158,9 @@ fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorE
         .map_err(|e| ConnectorError::QuicTls(format!("idle timeout: {e}")))?;
     transport.max_idle_timeout(Some(idle));
     transport.keep_alive_interval(Some(config.link.keepalive));
-    // The relay opens one bidirectional stream per relayed request.
-    transport.max_concurrent_bidi_streams(VarInt::from_u32(1024));
+    // The relay opens one bidirectional stream per relayed request; an
+    // open GET/SSE stream holds one for its whole life.
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS_PER_LINK));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
     client.transport_config(Arc::new(transport));
     Ok(client)

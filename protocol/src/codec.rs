@@ -16,8 +16,10 @@ use crate::close::CloseCode;
 
 /// The largest frame any configuration may allow (64 MiB).
 pub const HARD_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
-/// The default frame limit (16 MiB + 64 KiB of framing headroom).
-pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024 + 64 * 1024;
+/// The default frame limit (32 MiB + 64 KiB of framing headroom): one SSE
+/// event or body chunk travels in one frame, and MCP results of 16 MiB and
+/// more (base64 resources, large tool outputs) must fit with their JSON.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 32 * 1024 * 1024 + 64 * 1024;
 const PREFIX_LEN: usize = 4;
 
 /// The bincode configuration; the limit bounds every allocation a hostile

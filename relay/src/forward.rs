@@ -30,6 +30,9 @@ pub enum ForwardError {
     /// No response head within the timeout.
     #[error("the connector did not answer within {0:?}")]
     Timeout(Duration),
+    /// The link carries as many requests as the connector accepts.
+    #[error("the connector link is at its limit of concurrent requests")]
+    Overloaded,
 }
 
 /// A response in flight: its head, and the frames of its body.
@@ -88,6 +91,18 @@ impl Response {
     }
 }
 
+impl Response {
+    /// Reads a bodiless response to its end, so the stream closes cleanly
+    /// instead of being reset as cancelled.
+    pub async fn finish(mut self) {
+        let limit = Duration::from_secs(5);
+        let _ = tokio::time::timeout(limit, async {
+            while let Ok(Some(_)) = self.next().await {}
+        })
+        .await;
+    }
+}
+
 impl Drop for Response {
     fn drop(&mut self) {
         if !self.done {
@@ -108,10 +123,11 @@ pub async fn forward(
     max_frame: usize,
     timeout: Duration,
 ) -> Result<Response, ForwardError> {
-    let (send, recv) = route
-        .conn
-        .open_bi()
+    // Waiting for stream credit is bounded: a saturated link answers 503
+    // rather than holding the client.
+    let (send, recv) = tokio::time::timeout(timeout, route.conn.open_bi())
         .await
+        .map_err(|_| ForwardError::Overloaded)?
         .map_err(|e| ForwardError::Link(e.to_string()))?;
     let codec = FrameCodec::<DataFrame>::new(max_frame);
     let mut write = FramedWrite::new(send, codec.clone());

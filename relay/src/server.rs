@@ -54,14 +54,21 @@ impl Relay {
     /// Loads the TLS material and binds the QUIC and admin listeners.
     pub async fn bind(config: Config) -> Result<Self, RelayError> {
         let server_config = quic_server_config(&config.quic)?;
-        let endpoint =
-            quinn::Endpoint::server(server_config, config.quic.listen).map_err(|source| {
-                RelayError::Bind {
-                    what: "QUIC",
-                    addr: config.quic.listen,
-                    source,
-                }
-            })?;
+        let bind_error = |source| RelayError::Bind {
+            what: "QUIC",
+            addr: config.quic.listen,
+            source,
+        };
+        let socket = std::net::UdpSocket::bind(config.quic.listen).map_err(bind_error)?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| bind_error(std::io::Error::other("no async runtime for QUIC")))?;
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config(&config.quic)?,
+            Some(server_config),
+            socket,
+            runtime,
+        )
+        .map_err(bind_error)?;
         let admin = TcpListener::bind(config.admin.listen)
             .await
             .map_err(|source| RelayError::Bind {
@@ -434,6 +441,29 @@ async fn serve_admin(listener: TcpListener, state: AdminState, stop: Cancellatio
     {
         warn!(error = %e, "admin listener failed");
     }
+}
+
+/// The endpoint's stateless-reset key is derived from the relay's private
+/// key file, so a restarted relay can reset its predecessor's connections:
+/// connectors notice at once instead of after their idle timeout.
+fn endpoint_config(q: &QuicConfig) -> Result<quinn::EndpointConfig, RelayError> {
+    let secret = std::fs::read(&q.key)
+        .map_err(|e| RelayError::QuicTls(format!("cannot read {}: {e}", q.key.display())))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"sallyport-stateless-reset-v1\0");
+    ctx.update(&secret);
+    let material = ctx.finish();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material.as_ref());
+    let mut config = quinn::EndpointConfig::new(Arc::new(key));
+    // Connection ids are validated with a keyed hash; the key must survive
+    // a restart too, or the new process drops the old ids unanswered.
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&material.as_ref()[..8]);
+    let cid_key = u64::from_le_bytes(cid_key);
+    config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    Ok(config)
 }
 
 fn quic_server_config(q: &QuicConfig) -> Result<quinn::ServerConfig, RelayError> {

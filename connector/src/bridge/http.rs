@@ -50,7 +50,7 @@ pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
 pub const MAX_OTHER_BODY: usize = 64 * 1024;
 /// Largest server-sent event (data, id and name together): it must fit in
 /// one data frame. A larger one ends the stream.
-pub const MAX_EVENT: usize = 16 * 1024 * 1024;
+pub const MAX_EVENT: usize = 32 * 1024 * 1024;
 
 /// Serves one MCP server reached over Streamable HTTP.
 pub struct HttpBridge {

@@ -332,7 +332,7 @@ async fn relay(
     };
     let mut out = match response.head.kind {
         BodyKind::Empty => {
-            drop(response);
+            response.finish().await;
             Response::new(Body::empty())
         }
         BodyKind::Json => {
@@ -402,6 +402,12 @@ fn forward_error(e: ForwardError) -> HttpError {
         }
         ForwardError::Timeout(_) => {
             HttpError::new(StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE, e.to_string())
+        }
+        ForwardError::Overloaded => {
+            let mut err =
+                HttpError::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, e.to_string());
+            err.retry_after = Some(1);
+            err
         }
         ForwardError::Upstream(se) => {
             let (status, code) = match se.kind {

@@ -1,0 +1,121 @@
+//! Direct vs relayed, alternating: both paths get the same sessions count,
+//! a warm-up, then rounds that alternate which path goes first, so drift
+//! on the machine hits both alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::load::{self, Outcome, Run, Target};
+use crate::record::{Record, count, latency_text, us};
+
+/// How long and how often.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Measured time per path (split over the rounds).
+    pub duration: Duration,
+    /// Number of alternations.
+    pub rounds: u32,
+    /// Unmeasured warm-up per path.
+    pub warmup: Duration,
+}
+
+/// The two outcomes.
+#[derive(Debug, Clone, Default)]
+pub struct Pair {
+    /// The baseline.
+    pub direct: Outcome,
+    /// Through relay and connector.
+    pub relayed: Outcome,
+}
+
+/// Sessions opened per batch while setting up.
+const OPEN_PARALLEL: usize = 32;
+/// Time allowed to open every session of one path.
+const OPEN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `c` sessions on each path per `plan`.
+pub async fn alternate<D: Target, R: Target>(
+    direct: &Arc<D>,
+    relayed: &Arc<R>,
+    c: usize,
+    plan: Plan,
+) -> Result<Pair> {
+    let mut ds = load::open_sessions(direct, c, OPEN_PARALLEL, OPEN_LIMIT).await?;
+    let mut rs = match load::open_sessions(relayed, c, OPEN_PARALLEL, OPEN_LIMIT).await {
+        Ok(rs) => rs,
+        Err(e) => {
+            load::close_sessions(direct, ds).await;
+            return Err(e);
+        }
+    };
+    if !plan.warmup.is_zero() {
+        (ds, _) = load::drive(direct, ds, Run::of(plan.warmup)).await;
+        (rs, _) = load::drive(relayed, rs, Run::of(plan.warmup)).await;
+    }
+    let rounds = plan.rounds.max(1);
+    let slice = Run::of(plan.duration / rounds);
+    let mut pair = Pair::default();
+    for round in 0..rounds {
+        let (d, r);
+        if round % 2 == 0 {
+            (ds, d) = load::drive(direct, ds, slice).await;
+            (rs, r) = load::drive(relayed, rs, slice).await;
+        } else {
+            (rs, r) = load::drive(relayed, rs, slice).await;
+            (ds, d) = load::drive(direct, ds, slice).await;
+        }
+        pair.direct.merge(&d);
+        pair.relayed.merge(&r);
+    }
+    load::close_sessions(direct, ds).await;
+    load::close_sessions(relayed, rs).await;
+    Ok(pair)
+}
+
+/// Figures every outcome record carries.
+pub fn outcome_record(scenario: &str, case: String, o: &Outcome) -> Record {
+    let mut r = Record::new(scenario, case);
+    let s = o.latency.summary();
+    r.fig("ops", o.ok as f64)
+        .fig("req_per_s", o.rate())
+        .fig("timeouts", o.timeouts as f64)
+        .latency(&s)
+        .fail(o.errors + o.timeouts, o.first_error.clone());
+    r.text = format!("{} req/s · {}", count(o.rate()), latency_text(&s));
+    r
+}
+
+/// Two records for a latency/throughput pair; the relayed one carries
+/// the ratios (`req_per_s` relayed/direct) and the added latency.
+pub fn latency_records(scenario: &str, case: &str, pair: &Pair, baseline: &str) -> Vec<Record> {
+    let d = outcome_record(scenario, format!("{baseline} {case}"), &pair.direct);
+    let mut r = outcome_record(scenario, format!("relayed {case}"), &pair.relayed);
+    let ds = pair.direct.latency.summary();
+    let rs = pair.relayed.latency.summary();
+    let rate = ratio(pair.relayed.rate(), pair.direct.rate());
+    r.ratio("req_per_s", rate)
+        .ratio("added_p50_us", rs.p50_us - ds.p50_us)
+        .ratio("added_p90_us", rs.p90_us - ds.p90_us)
+        .ratio("added_p99_us", rs.p99_us - ds.p99_us)
+        .ratio("p50", ratio(rs.p50_us, ds.p50_us));
+    r.ratio_text = format!(
+        "×{rate:.2} req/s · {} p50 · {} p99",
+        signed_us(rs.p50_us - ds.p50_us),
+        signed_us(rs.p99_us - ds.p99_us)
+    );
+    vec![d, r]
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 { 0.0 } else { a / b }
+}
+
+fn signed_us(v: f64) -> String {
+    if v < 0.0 {
+        format!("−{}", us(-v))
+    } else {
+        format!("+{}", us(v))
+    }
+}

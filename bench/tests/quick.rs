@@ -1,0 +1,66 @@
+//! CI smoke: cheap scenarios in `--quick` shape with tiny N, relay and
+//! connector in-process. Asserts only that they complete and measured
+//! something — never a timing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sallyport_bench::record::Record;
+use sallyport_bench::{Options, Scenario, run};
+
+/// Each scenario gets at most this long.
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn tiny() -> Options {
+    let mut o = Options::quick();
+    o.in_process = true;
+    o.duration = Duration::from_millis(200);
+    o.rounds = 1;
+    o.warmup = Duration::ZERO;
+    o.concurrency = vec![1, 4];
+    o.stdio_concurrency = vec![1];
+    o.connectors = 8;
+    o.settle = Duration::from_millis(50);
+    o.stdio_server = Some(PathBuf::from(env!("CARGO_BIN_EXE_sallyport-bench-stdio")));
+    o
+}
+
+async fn run_bounded(s: Scenario, o: &Options) -> Vec<Record> {
+    tokio::time::timeout(LIMIT, run(s, o))
+        .await
+        .unwrap_or_else(|_| panic!("{} did not finish within {LIMIT:?}", s.id()))
+        .unwrap_or_else(|e| panic!("{} failed: {e}", s.id()))
+}
+
+fn assert_measured(records: &[Record], expected: usize, figure: &str) {
+    assert_eq!(records.len(), expected, "{records:#?}");
+    for r in records {
+        let v = r.figures.get(figure).copied().unwrap_or(0.0);
+        assert!(v > 0.0, "{} {}: {figure} = {v}: {r:#?}", r.scenario, r.case);
+        assert_eq!(r.errors, 0, "{r:#?}");
+        assert!(!r.text.is_empty());
+        serde_json::to_string(r).expect("record encodes as JSON");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overhead_quick() {
+    let records = run_bounded(Scenario::Overhead, &tiny()).await;
+    // direct and relayed, at concurrency 1 and 4.
+    assert_measured(&records, 4, "ops");
+    assert!(records[1].ratios.contains_key("req_per_s"), "{records:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_quick() {
+    let records = run_bounded(Scenario::Stdio, &tiny()).await;
+    assert_measured(&records, 2, "ops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_quick() {
+    let records = run_bounded(Scenario::Connectors, &tiny()).await;
+    assert_measured(&records, 1, "links");
+    assert_eq!(records[0].figures["links"], 8.0, "{records:#?}");
+    assert_eq!(records[0].figures["relay_links"], 8.0, "{records:#?}");
+}

@@ -115,6 +115,11 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
     Ok(o)
 }
 
+/// The allocator of the measured process (relay and connector run in it
+/// for the latency and bulk scenarios), the same one `sallyport` uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

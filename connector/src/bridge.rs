@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use sallyport_protocol::data::{RequestHead, SseEvent, StreamError, StreamErrorKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Identifies the relay link a request came through, so that a bridge can
@@ -60,6 +60,10 @@ pub enum BridgeReply {
         session: Option<String>,
         /// The events, in order.
         events: mpsc::Receiver<SseEvent>,
+        /// Set when the stream can fail after it started (an upstream
+        /// connection breaking): the error arrives here before `events`
+        /// closes, and the client gets an error instead of a quiet end.
+        failure: Option<oneshot::Receiver<StreamError>>,
     },
 }
 

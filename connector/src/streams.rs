@@ -207,6 +207,7 @@ async fn send_reply(
             status,
             session,
             mut events,
+            failure,
         } => {
             write
                 .send(DataFrame::ResponseHead(ResponseHead {
@@ -219,7 +220,17 @@ async fn send_reply(
                 tokio::select! {
                     event = events.recv() => match event {
                         Some(event) => write.send(DataFrame::Event(event)).await?,
-                        None => break,
+                        None => {
+                            // The events ended: because the stream did, or
+                            // because it broke (the error arrives first).
+                            if let Some(error) = failure.and_then(|mut f| f.try_recv().ok()) {
+                                warn!(error = %error.message, "event stream failed");
+                                write.send(DataFrame::Error(error)).await?;
+                                let _ = write.get_mut().finish();
+                                return Ok(());
+                            }
+                            break;
+                        }
                     },
                     _ = write.get_ref().stopped() => {
                         debug!("relay closed the event stream");

@@ -235,6 +235,7 @@ async fn event_stream_is_relayed_live_and_in_order() {
         status,
         session,
         mut events,
+        ..
     }) = handle(&bridge, request(Method::Post, "{}")).await
     else {
         panic!("expected an event stream");
@@ -613,8 +614,11 @@ async fn a_broken_upstream_stream_ends_the_events() {
     })
     .await;
     let bridge = bridge(&url, &[], WAIT);
-    let Ok(BridgeReply::Sse { mut events, .. }) =
-        handle(&bridge, request(Method::Post, "{}")).await
+    let Ok(BridgeReply::Sse {
+        mut events,
+        failure,
+        ..
+    }) = handle(&bridge, request(Method::Post, "{}")).await
     else {
         panic!("expected an event stream");
     };
@@ -624,6 +628,17 @@ async fn a_broken_upstream_stream_ends_the_events() {
     );
     break_tx.send(()).expect("upstream waiting");
     assert_eq!(next_event(&mut events).await, None);
+    // The break is reported, so the client gets an error, not a quiet end.
+    let error = failure
+        .expect("HTTP event streams can fail")
+        .try_recv()
+        .expect("the failure arrives before the events close");
+    assert_eq!(error.kind, StreamErrorKind::Upstream);
+    assert!(
+        error.message.contains("event stream failed"),
+        "{}",
+        error.message
+    );
 }
 
 #[tokio::test]

@@ -159,6 +159,7 @@ impl StdioBridge {
                         status: 200,
                         session: None,
                         events,
+                        failure: None,
                     })
                 } else {
                     session.one_way(body.clone()).await?;
@@ -173,6 +174,7 @@ impl StdioBridge {
                     status: 200,
                     session: None,
                     events,
+                    failure: None,
                 }),
                 None => Ok(BridgeReply::Empty {
                     status: 409,

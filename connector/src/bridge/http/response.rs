@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, warn};
@@ -76,12 +76,14 @@ pub(super) async fn reply(
     let limit = match shape(response.headers().get(CONTENT_TYPE)) {
         Shape::EventStream => {
             let (tx, events) = mpsc::channel(EVENT_QUEUE);
-            let task = pump(response, tx, inflight).in_current_span();
+            let (failed, failure) = oneshot::channel();
+            let task = pump(response, tx, failed, inflight).in_current_span();
             tokio::spawn(task);
             return Ok(BridgeReply::Sse {
                 status,
                 session,
                 events,
+                failure: Some(failure),
             });
         }
         Shape::Json => MAX_JSON_BODY,
@@ -154,7 +156,12 @@ enum End {
 /// Reads the event stream and sends each event as soon as it is complete;
 /// dropping `tx` ends the reply. Ends early (dropping the response, which
 /// closes the upstream connection) when the relay side goes away.
-async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<SseEvent>, inflight: Inflight) {
+async fn pump(
+    mut response: reqwest::Response,
+    tx: mpsc::Sender<SseEvent>,
+    failed: oneshot::Sender<StreamError>,
+    inflight: Inflight,
+) {
     let mut parser = SseParser::new(MAX_EVENT);
     let end = loop {
         let next = loop {
@@ -192,12 +199,19 @@ async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<SseEvent>, infli
     match end {
         End::Done => debug!("upstream event stream ended"),
         End::Gone => debug!("event stream abandoned by the relay side"),
-        End::Failed(error) => warn!(
-            server = %target.server,
-            upstream = %target.authority,
-            %error,
-            "upstream event stream failed"
-        ),
+        End::Failed(error) => {
+            warn!(
+                server = %target.server,
+                upstream = %target.authority,
+                %error,
+                "upstream event stream failed"
+            );
+            // Sent before `tx` is dropped, so the link sees it at the end.
+            let _ = failed.send(target.error(
+                StreamErrorKind::Upstream,
+                format_args!("event stream failed: {error}"),
+            ));
+        }
     }
     // Dropping `response` here closes the upstream connection if the body
     // was not read to its end.

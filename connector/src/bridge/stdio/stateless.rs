@@ -239,6 +239,7 @@ impl Driver {
                 status: 200,
                 session: None,
                 events,
+                failure: None,
             }))
             .is_err()
         {

@@ -120,6 +120,8 @@ pub struct Options {
     /// Run relay and connector in-process in the scale scenarios (no
     /// binary needed, memory not measured; reconnect cannot run).
     pub in_process: bool,
+    /// Drive only one path of the comparing scenarios (profiling).
+    pub only: Option<scenarios::compare::Side>,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -146,6 +148,7 @@ impl Options {
             sallyport: None,
             stdio_server: None,
             in_process: false,
+            only: None,
         }
     }
 

@@ -67,6 +67,9 @@ pub struct Outcome {
     pub bytes: u64,
     /// Wall time from start to the last session's end.
     pub elapsed: Duration,
+    /// CPU time the whole bench process used meanwhile (client, upstream,
+    /// and relay + connector when they run in-process); zero if unknown.
+    pub cpu: Duration,
     /// Latency of successful operations.
     pub latency: Latency,
     /// The first failure.
@@ -77,6 +80,15 @@ impl Outcome {
     /// Successful operations per second.
     pub fn rate(&self) -> f64 {
         per_second(self.ok as f64, self.elapsed)
+    }
+
+    /// Process CPU µs per successful operation (0 if unknown).
+    pub fn cpu_us_per_op(&self) -> f64 {
+        if self.ok == 0 {
+            0.0
+        } else {
+            self.cpu.as_secs_f64() * 1e6 / self.ok as f64
+        }
     }
 
     /// Payload MB/s (10^6 bytes).
@@ -91,6 +103,7 @@ impl Outcome {
         self.timeouts += other.timeouts;
         self.bytes += other.bytes;
         self.elapsed += other.elapsed;
+        self.cpu += other.cpu;
         self.latency.merge(&other.latency);
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
@@ -157,6 +170,7 @@ pub async fn drive<T: Target>(
     run: Run,
 ) -> (Vec<T::Session>, Outcome) {
     let start = Instant::now();
+    let cpu_start = crate::procs::self_cpu();
     let deadline = start + run.duration;
     let mut set = JoinSet::new();
     for mut session in sessions {
@@ -205,5 +219,8 @@ pub async fn drive<T: Target>(
         }
     }
     total.elapsed = start.elapsed();
+    if let (Some(a), Some(b)) = (cpu_start, crate::procs::self_cpu()) {
+        total.cpu = b.saturating_sub(a);
+    }
     (back, total)
 }

@@ -52,6 +52,10 @@ struct Cli {
     /// [default: the product's].
     #[arg(long, global = true, value_name = "MS")]
     link_idle_ms: Option<u64>,
+    /// Drive only one path of overhead, stdio and bulk (to profile one
+    /// side; the ratios then read 0).
+    #[arg(long, global = true, value_enum, value_name = "PATH")]
+    only: Option<sallyport_bench::scenarios::compare::Side>,
     /// Log filter for the in-process relay and connector.
     #[arg(long, global = true, default_value = "error")]
     log: String,
@@ -112,6 +116,7 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
     }
     o.sallyport.clone_from(&cli.sallyport);
     o.in_process = cli.in_process;
+    o.only = cli.only;
     Ok(o)
 }
 

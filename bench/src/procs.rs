@@ -143,6 +143,21 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
     status_field(&format!("/proc/{pid}/status"), "VmRSS:")
 }
 
+/// CPU time (user + system, every thread, including those that ended)
+/// this process has used so far; `None` where `/proc` is unreadable.
+/// Resolution: one clock tick (10 ms).
+pub fn self_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces; utime and stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // USER_HZ, which Linux fixes at 100 for this interface.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 /// `VmRSS` of this process, in KiB.
 pub fn self_rss_kib() -> Result<u64> {
     status_field("/proc/self/status", "VmRSS:")
@@ -251,5 +266,10 @@ mod tests {
         assert_eq!(parse_gauge(text, "sallyport_connectors_connected"), Some(3));
         assert_eq!(parse_gauge("x 1\n", "sallyport_connectors_connected"), None);
         assert!(self_rss_kib().expect("own RSS") > 0);
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            std::hint::black_box(0u64);
+        }
+        assert!(self_cpu().expect("own CPU time") >= Duration::from_millis(30));
     }
 }

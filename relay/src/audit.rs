@@ -238,7 +238,7 @@ impl AuditLog {
     /// Opens `sink` and starts the writer thread.
     pub fn open(sink: AuditSink, options: AuditOptions) -> Result<AuditLog, AuditError> {
         let (tx, rx) = mpsc::channel(options.capacity.max(1));
-        writer::spawn(sink, rx, options.counters.clone())?;
+        writer::spawn(sink, rx, options.capacity.max(1), options.counters.clone())?;
         Ok(AuditLog {
             tx,
             counters: options.counters,

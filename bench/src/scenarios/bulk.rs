@@ -49,6 +49,7 @@ async fn measure(
         duration: opts.bulk_duration,
         rounds: opts.rounds,
         warmup: opts.warmup.min(opts.bulk_duration / 4),
+        only: opts.only,
     };
     let mut records = Vec::new();
     for &size in &opts.bulk_sizes {

@@ -18,6 +18,18 @@ pub struct Plan {
     pub rounds: u32,
     /// Unmeasured warm-up per path.
     pub warmup: Duration,
+    /// Drive only this path (for profiling one side); the other's outcome
+    /// stays empty and its ratios read 0.
+    pub only: Option<Side>,
+}
+
+/// One of the two paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Side {
+    /// The baseline.
+    Direct,
+    /// Through relay and connector.
+    Relayed,
 }
 
 /// The two outcomes.
@@ -41,32 +53,49 @@ pub async fn alternate<D: Target, R: Target>(
     c: usize,
     plan: Plan,
 ) -> Result<Pair> {
-    let mut ds = load::open_sessions(direct, c, OPEN_PARALLEL, OPEN_LIMIT).await?;
-    let mut rs = match load::open_sessions(relayed, c, OPEN_PARALLEL, OPEN_LIMIT).await {
+    let wants = |side| plan.only.is_none_or(|only| only == side);
+    let n = |side| if wants(side) { c } else { 0 };
+    let mut ds = load::open_sessions(direct, n(Side::Direct), OPEN_PARALLEL, OPEN_LIMIT).await?;
+    let opened = load::open_sessions(relayed, n(Side::Relayed), OPEN_PARALLEL, OPEN_LIMIT).await;
+    let mut rs = match opened {
         Ok(rs) => rs,
         Err(e) => {
             load::close_sessions(direct, ds).await;
             return Err(e);
         }
     };
+    let warmup = Run::of(plan.warmup);
     if !plan.warmup.is_zero() {
-        (ds, _) = load::drive(direct, ds, Run::of(plan.warmup)).await;
-        (rs, _) = load::drive(relayed, rs, Run::of(plan.warmup)).await;
+        if wants(Side::Direct) {
+            (ds, _) = load::drive(direct, ds, warmup).await;
+        }
+        if wants(Side::Relayed) {
+            (rs, _) = load::drive(relayed, rs, warmup).await;
+        }
     }
     let rounds = plan.rounds.max(1);
     let slice = Run::of(plan.duration / rounds);
     let mut pair = Pair::default();
     for round in 0..rounds {
-        let (d, r);
-        if round % 2 == 0 {
-            (ds, d) = load::drive(direct, ds, slice).await;
-            (rs, r) = load::drive(relayed, rs, slice).await;
+        let order = if round % 2 == 0 {
+            [Side::Direct, Side::Relayed]
         } else {
-            (rs, r) = load::drive(relayed, rs, slice).await;
-            (ds, d) = load::drive(direct, ds, slice).await;
+            [Side::Relayed, Side::Direct]
+        };
+        for side in order.into_iter().filter(|&s| wants(s)) {
+            match side {
+                Side::Direct => {
+                    let d;
+                    (ds, d) = load::drive(direct, ds, slice).await;
+                    pair.direct.merge(&d);
+                }
+                Side::Relayed => {
+                    let r;
+                    (rs, r) = load::drive(relayed, rs, slice).await;
+                    pair.relayed.merge(&r);
+                }
+            }
         }
-        pair.direct.merge(&d);
-        pair.relayed.merge(&r);
     }
     load::close_sessions(direct, ds).await;
     load::close_sessions(relayed, rs).await;
@@ -80,9 +109,15 @@ pub fn outcome_record(scenario: &str, case: String, o: &Outcome) -> Record {
     r.fig("ops", o.ok as f64)
         .fig("req_per_s", o.rate())
         .fig("timeouts", o.timeouts as f64)
+        .fig("cpu_us_per_req", o.cpu_us_per_op())
         .latency(&s)
         .fail(o.errors + o.timeouts, o.first_error.clone());
-    r.text = format!("{} req/s · {}", count(o.rate()), latency_text(&s));
+    r.text = format!(
+        "{} req/s · {} · {:.0}µs CPU/req",
+        count(o.rate()),
+        latency_text(&s),
+        o.cpu_us_per_op()
+    );
     r
 }
 
@@ -99,10 +134,13 @@ pub fn latency_records(scenario: &str, case: &str, pair: &Pair, baseline: &str) 
         .ratio("added_p90_us", rs.p90_us - ds.p90_us)
         .ratio("added_p99_us", rs.p99_us - ds.p99_us)
         .ratio("p50", ratio(rs.p50_us, ds.p50_us));
+    let added_cpu = pair.relayed.cpu_us_per_op() - pair.direct.cpu_us_per_op();
+    r.ratio("added_cpu_us_per_req", added_cpu);
     r.ratio_text = format!(
-        "×{rate:.2} req/s · {} p50 · {} p99",
+        "×{rate:.2} req/s · {} p50 · {} p99 · {} CPU/req",
         signed_us(rs.p50_us - ds.p50_us),
-        signed_us(rs.p99_us - ds.p99_us)
+        signed_us(rs.p99_us - ds.p99_us),
+        signed_us(added_cpu)
     );
     vec![d, r]
 }

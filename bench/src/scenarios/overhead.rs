@@ -55,6 +55,7 @@ async fn measure(
         duration: opts.duration,
         rounds: opts.rounds,
         warmup: opts.warmup,
+        only: opts.only,
     };
     let mut records = Vec::new();
     for &c in &opts.concurrency {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
 use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
 use tracing::warn;
@@ -17,9 +18,47 @@ use crate::http::error::{UNAVAILABLE, jsonrpc_error};
 /// Idle SSE streams get a comment this often, so proxies keep them open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// Single-line data at least this long is sent as its own chunk rather
+/// than copied behind its field name.
+const SHARE_DATA_FROM: usize = 4096;
+
+/// One encoded event: the field lines, and for long single-line data the
+/// data itself (shared, not copied) and the line endings after it.
+#[derive(Debug)]
+pub struct Encoded([Option<Bytes>; 3]);
+
+impl Encoded {
+    /// The chunks to send, in order.
+    pub fn chunks(self) -> impl Iterator<Item = Bytes> {
+        self.0.into_iter().flatten()
+    }
+
+    /// The whole event in one buffer (tests, small events).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            [Some(only), None, None] => only.clone(),
+            parts => {
+                let mut out = BytesMut::new();
+                for part in parts.iter().flatten() {
+                    out.extend_from_slice(part);
+                }
+                out.freeze()
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Encoded {
+    fn from(b: Bytes) -> Self {
+        Encoded([Some(b), None, None])
+    }
+}
+
 /// Encodes one event in `text/event-stream` syntax.
-pub fn encode(event: &SseEvent) -> Bytes {
-    let mut out = BytesMut::with_capacity(event.data.len() + 32);
+pub fn encode(event: &SseEvent) -> Encoded {
+    let data = &event.data;
+    let share = data.len() >= SHARE_DATA_FROM && memchr::memchr2(b'\n', b'\r', data).is_none();
+    let mut out = BytesMut::with_capacity(if share { 64 } else { data.len() + 32 });
     if let Some(id) = &event.id {
         put_field(&mut out, "id", id.as_bytes());
     }
@@ -29,23 +68,28 @@ pub fn encode(event: &SseEvent) -> Bytes {
     if let Some(retry) = event.retry {
         put_field(&mut out, "retry", retry.to_string().as_bytes());
     }
-    if event.data.is_empty() {
+    if share {
+        out.put_slice(b"data: ");
+        let tail = Bytes::from_static(b"\n\n");
+        return Encoded([Some(out.freeze()), Some(data.clone()), Some(tail)]);
+    }
+    if data.is_empty() {
         out.put_slice(b"data: \n");
     }
-    for line in event.data.split(|b| *b == b'\n') {
-        if !line.is_empty() || !event.data.is_empty() {
+    for line in data.split(|b| *b == b'\n') {
+        if !line.is_empty() || !data.is_empty() {
             put_field(&mut out, "data", line.strip_suffix(b"\r").unwrap_or(line));
         }
     }
     out.put_u8(b'\n');
-    out.freeze()
+    out.freeze().into()
 }
 
 fn put_field(out: &mut BytesMut, name: &str, value: &[u8]) {
     // Field values cannot hold line breaks; strip any a peer smuggled in.
     out.put_slice(name.as_bytes());
     out.put_slice(b": ");
-    if value.iter().any(|b| *b == b'\n' || *b == b'\r') {
+    if memchr::memchr2(b'\n', b'\r', value).is_some() {
         out.extend(value.iter().filter(|b| **b != b'\n' && **b != b'\r'));
     } else {
         // The common case: one copy of the whole value.
@@ -155,7 +199,7 @@ pub fn sse_body(
             let next = tokio::select! {
                 next = s.response.next() => next,
                 () = tokio::time::sleep(KEEPALIVE) => {
-                    return Some((Ok::<Bytes, std::io::Error>(Bytes::from_static(b": keep-alive\n\n")), Some(s)));
+                    return Some((Ok::<Encoded, std::io::Error>(Bytes::from_static(b": keep-alive\n\n").into()), Some(s)));
                 }
             };
             match next {
@@ -168,7 +212,7 @@ pub fn sse_body(
                                 let fail =
                                     ForwardError::Link(format!("unreadable list result: {err}"));
                                 return Some((
-                                    Ok(failure_event(&fail, s.request_id.as_deref())),
+                                    Ok(failure_event(&fail, s.request_id.as_deref()).into()),
                                     None,
                                 ));
                             }
@@ -184,10 +228,18 @@ pub fn sse_body(
                     Some(s),
                 )),
                 Ok(None) => None,
-                Err(e) => Some((Ok(failure_event(&e, s.request_id.as_deref())), None)),
+                Err(e) => Some((Ok(failure_event(&e, s.request_id.as_deref()).into()), None)),
             }
         },
-    );
+    )
+    .flat_map(|item| {
+        let (encoded, failed) = match item {
+            Ok(encoded) => (Some(encoded), None),
+            Err(e) => (None, Some(e)),
+        };
+        let chunks = encoded.into_iter().flat_map(Encoded::chunks).map(Ok);
+        futures_util::stream::iter(chunks.chain(failed.map(Err)))
+    });
     Body::from_stream(stream)
 }
 
@@ -197,7 +249,8 @@ fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
         Some(id) => encode(&SseEvent {
             data: Bytes::from(jsonrpc_error(Some(id), UNAVAILABLE, &format!("relay: {e}"))),
             ..Default::default()
-        }),
+        })
+        .to_bytes(),
         None => Bytes::from(format!(
             ": stream ended: {}\n\n",
             e.to_string().replace(['\n', '\r'], " ")
@@ -222,9 +275,37 @@ mod tests {
             retry: Some(1000),
         };
         assert_eq!(
-            &encode(&e)[..],
+            &encode(&e).to_bytes()[..],
             b"id: 7\nevent: message\nretry: 1000\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
         );
+    }
+
+    #[test]
+    fn long_single_line_data_is_shared_not_copied() {
+        let data = Bytes::from(vec![b'x'; SHARE_DATA_FROM]);
+        let e = SseEvent {
+            id: Some("9".into()),
+            data: data.clone(),
+            ..Default::default()
+        };
+        let chunks: Vec<Bytes> = encode(&e).chunks().collect();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(&chunks[0][..], b"id: 9\ndata: ");
+        assert_eq!(chunks[1].as_ptr(), data.as_ptr(), "the data is not copied");
+        assert_eq!(&chunks[2][..], b"\n\n");
+        // Long data holding a line break takes the copying path.
+        let mut two = vec![b'y'; SHARE_DATA_FROM];
+        two[10] = b'\n';
+        two[20] = b'\r';
+        let e = SseEvent {
+            data: Bytes::from(two),
+            ..Default::default()
+        };
+        let out = encode(&e);
+        let whole = out.to_bytes();
+        assert!(whole.starts_with(b"data: yyyyyyyyyy\ndata: yyyyyyyyy"));
+        assert!(!whole[..whole.len() - 2].contains(&b'\r'));
+        assert_eq!(out.chunks().count(), 1);
     }
 
     #[test]
@@ -233,6 +314,6 @@ mod tests {
             id: Some("x\ndata: evil".into()),
             ..Default::default()
         };
-        assert_eq!(&encode(&e)[..], b"id: xdata: evil\ndata: \n\n");
+        assert_eq!(&encode(&e).to_bytes()[..], b"id: xdata: evil\ndata: \n\n");
     }
 }

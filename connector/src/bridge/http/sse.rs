@@ -15,12 +15,14 @@
 //! - every event that carried a known field is yielded, including an event
 //!   holding only `id:` or `retry:` (a priming event), so the client still
 //!   learns the id and the retry delay;
-//! - `data` stays raw bytes (lines joined with `\n`), never re-decoded.
+//! - `data` stays raw bytes (lines joined with `\n`), never re-decoded; an
+//!   event with one `data:` line (every MCP message) shares the received
+//!   buffer instead of copying it.
 //!
 //! Every line and every event is bounded; past a bound the parser fails
 //! and stays failed.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use sallyport_protocol::data::SseEvent;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -69,31 +71,75 @@ pub(crate) struct SseParser {
 struct Pending {
     id: Option<String>,
     event: Option<String>,
-    /// Each `data:` value followed by `\n`.
-    data: BytesMut,
+    data: Data,
     retry: Option<u32>,
     /// A known field was seen since the last dispatch.
     any: bool,
 }
 
+/// The `data:` values of an event, joined with `\n`.
+#[derive(Debug, Default)]
+enum Data {
+    #[default]
+    None,
+    /// One line: a slice of the received bytes, not a copy.
+    One(Bytes),
+    /// Several lines, copied together.
+    Many(BytesMut),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::None => 0,
+            Data::One(b) => b.len(),
+            Data::Many(b) => b.len(),
+        }
+    }
+
+    fn push(&mut self, value: Bytes) {
+        *self = match std::mem::take(self) {
+            Data::None => Data::One(value),
+            Data::One(first) => {
+                let mut all = BytesMut::with_capacity(first.len() + 1 + value.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(b"\n");
+                all.extend_from_slice(&value);
+                Data::Many(all)
+            }
+            Data::Many(mut all) => {
+                all.extend_from_slice(b"\n");
+                all.extend_from_slice(&value);
+                Data::Many(all)
+            }
+        };
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Data::None => Bytes::new(),
+            Data::One(b) => b,
+            Data::Many(b) => b.freeze(),
+        }
+    }
+}
+
 impl Pending {
+    /// Counts each data line with its line feed, as sent.
     fn size(&self) -> usize {
-        self.data.len()
-            + self.id.as_ref().map_or(0, String::len)
-            + self.event.as_ref().map_or(0, String::len)
+        let data = match &self.data {
+            Data::None => 0,
+            d => d.len() + 1,
+        };
+        data + self.id.as_ref().map_or(0, String::len) + self.event.as_ref().map_or(0, String::len)
     }
 
     fn take(&mut self) -> SseEvent {
-        let mut pending = std::mem::take(self);
-        // Every data line was stored with a trailing `\n`; the last one is
-        // not part of the payload.
-        if pending.data.last() == Some(&b'\n') {
-            pending.data.truncate(pending.data.len() - 1);
-        }
+        let pending = std::mem::take(self);
         SseEvent {
             id: pending.id,
             event: pending.event,
-            data: pending.data.freeze(),
+            data: pending.data.into_bytes(),
             retry: pending.retry,
         }
     }
@@ -160,9 +206,7 @@ impl SseParser {
                 }
                 self.after_cr = false;
             }
-            let found = self.buf[self.scanned..]
-                .iter()
-                .position(|b| *b == b'\n' || *b == b'\r');
+            let found = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]);
             let Some(offset) = found else {
                 self.scanned = self.buf.len();
                 if self.buf.len() > self.max_line() {
@@ -178,17 +222,18 @@ impl SseParser {
                     limit: self.max_line(),
                 });
             }
-            let line = self.buf.split_to(end + 1);
+            let mut line = self.buf.split_to(end + 1).freeze();
             self.scanned = 0;
             self.after_cr = line[end] == b'\r';
-            if let Some(event) = self.line(&line[..end])? {
+            line.truncate(end);
+            if let Some(event) = self.line(line)? {
                 return Ok(Some(event));
             }
         }
     }
 
     /// Applies one line (without its ending) to the pending event.
-    fn line(&mut self, line: &[u8]) -> Result<Option<SseEvent>, SseError> {
+    fn line(&mut self, line: Bytes) -> Result<Option<SseEvent>, SseError> {
         if line.is_empty() {
             if !self.pending.any {
                 self.pending = Pending::default();
@@ -199,28 +244,26 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(None); // comment (keep-alive)
         }
-        let (name, value) = match line.iter().position(|b| *b == b':') {
+        let (name, value) = match memchr::memchr(b':', &line) {
             Some(i) => {
-                let value = &line[i + 1..];
-                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
+                let skip = usize::from(line.get(i + 1) == Some(&b' '));
+                (&line[..i], line.slice(i + 1 + skip..))
             }
-            None => (line, &b""[..]),
+            None => (&line[..], Bytes::new()),
         };
+        let value_ref: &[u8] = &value;
         match name {
-            b"data" => {
-                self.pending.data.extend_from_slice(value);
-                self.pending.data.extend_from_slice(b"\n");
-            }
+            b"data" => self.pending.data.push(value),
             b"event" => {
                 // An empty name means the default ("message").
                 self.pending.event =
-                    (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
+                    (!value.is_empty()).then(|| String::from_utf8_lossy(value_ref).into_owned());
             }
             // An id holding NUL is ignored, as browsers do.
             b"id" if !value.contains(&0) => {
-                self.pending.id = Some(String::from_utf8_lossy(value).into_owned());
+                self.pending.id = Some(String::from_utf8_lossy(value_ref).into_owned());
             }
-            b"retry" => match parse_retry(value) {
+            b"retry" => match parse_retry(value_ref) {
                 Some(ms) => self.pending.retry = Some(ms),
                 None => return Ok(None),
             },

@@ -61,8 +61,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
         max_body: config.limits.max_body,
         max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
     });
-    let v4 = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
-        .map_err(ConnectorError::Socket)?;
+    let v4 = client_endpoint(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
     let mut v6 = None;
     let tasks = TaskTracker::new();
     for relay in &config.relays {
@@ -71,8 +70,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             match &v6 {
                 Some(e) => Clone::clone(e),
                 None => {
-                    let e = quinn::Endpoint::client(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))
-                        .map_err(ConnectorError::Socket)?;
+                    let e = client_endpoint(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))?;
                     v6 = Some(e.clone());
                     e
                 }
@@ -142,6 +140,23 @@ fn bridges(
 
 /// Concurrent requests (data streams) one relay link may carry.
 const MAX_STREAMS_PER_LINK: u32 = 16_384;
+
+/// A client endpoint on a socket with enlarged buffers (see
+/// `sallyport_protocol::socket`).
+fn client_endpoint(addr: SocketAddr) -> Result<quinn::Endpoint, ConnectorError> {
+    let bound = sallyport_protocol::socket::bind_udp(addr).map_err(ConnectorError::Socket)?;
+    if bound.recv_buffer_is_low() {
+        tracing::warn!(
+            granted = bound.recv_buffer,
+            wanted = sallyport_protocol::socket::BUFFER_BYTES,
+            "small UDP receive buffer: bulk transfers may drop datagrams; raise net.core.rmem_max"
+        );
+    }
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| ConnectorError::Socket(std::io::Error::other("no async runtime for QUIC")))?;
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), None, bound.socket, runtime)
+        .map_err(ConnectorError::Socket)
+}
 
 fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorError> {
     let tls = sallyport_pki::tls::quic_client_config(

@@ -7,7 +7,8 @@
 //! this crate for the prose description of streams, frames and close codes.
 //!
 //! With the `codec` feature, [`framed`] adapts the codec to
-//! `tokio_util::codec` so it can sit on any `AsyncRead`/`AsyncWrite`.
+//! `tokio_util::codec` so it can sit on any `AsyncRead`/`AsyncWrite`. With
+//! the `socket` feature, [`socket`] binds the UDP socket a link runs on.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,6 +20,8 @@ pub mod data;
 #[cfg(feature = "codec")]
 pub mod framed;
 pub mod names;
+#[cfg(feature = "socket")]
+pub mod socket;
 pub mod version;
 
 pub use close::CloseCode;

@@ -59,7 +59,15 @@ impl Relay {
             addr: config.quic.listen,
             source,
         };
-        let socket = std::net::UdpSocket::bind(config.quic.listen).map_err(bind_error)?;
+        let bound = sallyport_protocol::socket::bind_udp(config.quic.listen).map_err(bind_error)?;
+        if bound.recv_buffer_is_low() {
+            warn!(
+                granted = bound.recv_buffer,
+                wanted = sallyport_protocol::socket::BUFFER_BYTES,
+                "small UDP receive buffer: bulk transfers may drop datagrams; raise net.core.rmem_max"
+            );
+        }
+        let socket = bound.socket;
         let runtime = quinn::default_runtime()
             .ok_or_else(|| bind_error(std::io::Error::other("no async runtime for QUIC")))?;
         let endpoint = quinn::Endpoint::new(

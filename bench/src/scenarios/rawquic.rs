@@ -76,13 +76,13 @@ impl RawQuic {
         client_cfg.transport_config(Arc::new(t));
 
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let server = Endpoint::server(server_cfg, local)
+        let server = link_endpoint(local, Some(server_cfg))
             .map_err(|e| BenchError::io("bind the raw QUIC server", e))?;
         let server_addr = server
             .local_addr()
             .map_err(|e| BenchError::io("raw QUIC address", e))?;
         let client =
-            Endpoint::client(local).map_err(|e| BenchError::io("bind the raw QUIC client", e))?;
+            link_endpoint(local, None).map_err(|e| BenchError::io("bind the raw QUIC client", e))?;
         let connecting = client
             .connect_with(client_cfg, server_addr, "127.0.0.1")
             .map_err(quic_err)?;
@@ -147,4 +147,16 @@ impl Target for RawQuic {
     }
 
     async fn close(&self, (): ()) {}
+}
+
+/// An endpoint on the same kind of socket the relay and connector use
+/// (enlarged buffers), so the ceiling rides the same transport.
+fn link_endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> std::io::Result<Endpoint> {
+    let bound = sallyport_protocol::socket::bind_udp(addr)?;
+    let runtime =
+        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime"))?;
+    Endpoint::new(quinn::EndpointConfig::default(), server, bound.socket, runtime)
 }

@@ -139,7 +139,12 @@ pub async fn forward(
             let chunk = rest.split_to(rest.len().min(CHUNK));
             write.feed(DataFrame::Body(chunk)).await?;
         }
-        write.send(DataFrame::BodyEnd).await
+        write.send(DataFrame::BodyEnd).await?;
+        // Nothing more goes this way: the FIN rides in the packet that
+        // carries the request, not in one of its own when the response is
+        // dropped. Cancelling later uses STOP_SENDING (see `Drop`).
+        let _ = write.get_mut().finish();
+        Ok::<(), FramedError>(())
     };
     sent.await.map_err(|e| link_error(&e))?;
     let first = tokio::time::timeout(timeout, frames.next())

@@ -152,10 +152,16 @@ fn client_endpoint(addr: SocketAddr) -> Result<quinn::Endpoint, ConnectorError> 
             "small UDP receive buffer: bulk transfers may drop datagrams; raise net.core.rmem_max"
         );
     }
-    let runtime = quinn::default_runtime()
-        .ok_or_else(|| ConnectorError::Socket(std::io::Error::other("no async runtime for QUIC")))?;
-    quinn::Endpoint::new(quinn::EndpointConfig::default(), None, bound.socket, runtime)
-        .map_err(ConnectorError::Socket)
+    let runtime = quinn::default_runtime().ok_or_else(|| {
+        ConnectorError::Socket(std::io::Error::other("no async runtime for QUIC"))
+    })?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        bound.socket,
+        runtime,
+    )
+    .map_err(ConnectorError::Socket)
 }
 
 fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorError> {

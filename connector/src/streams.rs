@@ -9,10 +9,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
+use sallyport_protocol::body::body_frame_head;
 use sallyport_protocol::data::{
     BodyKind, DataFrame, RequestHead, ResponseHead, StreamError, StreamErrorKind,
 };
-use sallyport_protocol::{CloseCode, FrameCodec, ServerName};
+use sallyport_protocol::framed::{DataCodec, FramedError};
+use sallyport_protocol::{CloseCode, ServerName};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,6 +24,8 @@ use crate::bridge::{Bridge, BridgeReply, BridgeRequest, LinkTag, stream_error};
 
 /// JSON bodies are sent in chunks of at most this size.
 const CHUNK: usize = 64 * 1024;
+/// Body chunks from this size on are sent without copying (`feed_body`).
+const SHARE_BODY_FROM: usize = 4096;
 /// Time the relay has to send the request head and body.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,7 +55,7 @@ impl Bridges {
     }
 }
 
-type Write = FramedWrite<SendStream, FrameCodec<DataFrame>>;
+type Write = FramedWrite<SendStream, DataCodec>;
 
 /// Serves the data streams the relay opens on `conn` until the link ends;
 /// each request runs as a task of `in_flight`.
@@ -69,7 +73,7 @@ pub(crate) async fn accept(
 }
 
 async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc<Bridges>) {
-    let codec = FrameCodec::<DataFrame>::new(bridges.max_frame);
+    let codec = DataCodec::new(bridges.max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut read = FramedRead::new(recv, codec);
     let request =
@@ -122,7 +126,7 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
 }
 
 async fn read_request(
-    read: &mut FramedRead<RecvStream, FrameCodec<DataFrame>>,
+    read: &mut FramedRead<RecvStream, DataCodec>,
     max_body: usize,
 ) -> Result<(RequestHead, Bytes), StreamError> {
     let head = match read.next().await {
@@ -171,10 +175,7 @@ async fn read_request(
     }
 }
 
-async fn send_reply(
-    write: &mut Write,
-    reply: BridgeReply,
-) -> Result<(), sallyport_protocol::framed::FramedError> {
+async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedError> {
     match reply {
         BridgeReply::Empty { status, session } => {
             write
@@ -200,7 +201,7 @@ async fn send_reply(
             let mut rest = body;
             while !rest.is_empty() {
                 let chunk = rest.split_to(rest.len().min(CHUNK));
-                write.feed(DataFrame::Body(chunk)).await?;
+                feed_body(write, chunk).await?;
             }
         }
         BridgeReply::Sse {
@@ -243,6 +244,22 @@ async fn send_reply(
     write.send(DataFrame::End).await?;
     let _ = write.get_mut().finish();
     Ok(())
+}
+
+/// Queues one `Body` frame. A large chunk is not copied into the frame
+/// buffer: what is buffered is flushed, then the frame head and the chunk
+/// go to the stream as they are (quinn takes `Bytes` without a copy).
+async fn feed_body(write: &mut Write, chunk: Bytes) -> Result<(), FramedError> {
+    if chunk.len() < SHARE_BODY_FROM {
+        return write.feed(DataFrame::Body(chunk)).await;
+    }
+    write.flush().await?;
+    let head = body_frame_head(&write.encoder().0, chunk.len())?;
+    write
+        .get_mut()
+        .write_all_chunks(&mut [head, chunk])
+        .await
+        .map_err(|e| FramedError::Io(e.into()))
 }
 
 async fn fail(write: &mut Write, error: StreamError) {

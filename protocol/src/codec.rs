@@ -20,17 +20,17 @@ pub const HARD_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
 /// event or body chunk travels in one frame, and MCP results of 16 MiB and
 /// more (base64 resources, large tool outputs) must fit with their JSON.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 32 * 1024 * 1024 + 64 * 1024;
-const PREFIX_LEN: usize = 4;
+pub(crate) const PREFIX_LEN: usize = 4;
 
 /// The bincode configuration; the limit bounds every allocation a hostile
 /// payload could request.
-type Config = bincode::config::Configuration<
+pub(crate) type Config = bincode::config::Configuration<
     bincode::config::LittleEndian,
     bincode::config::Varint,
     bincode::config::Limit<HARD_MAX_FRAME_LEN>,
 >;
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     bincode::config::standard().with_limit::<HARD_MAX_FRAME_LEN>()
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use quinn::{RecvStream, SendStream, VarInt};
+use sallyport_protocol::CloseCode;
 use sallyport_protocol::data::{DataFrame, RequestHead, ResponseHead, StreamError};
-use sallyport_protocol::framed::FramedError;
-use sallyport_protocol::{CloseCode, FrameCodec};
+use sallyport_protocol::framed::{DataCodec, FramedError};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::registry::Route;
@@ -40,7 +40,7 @@ pub enum ForwardError {
 pub struct Response {
     /// Status, body kind and upstream session.
     pub head: ResponseHead,
-    frames: FramedRead<RecvStream, FrameCodec<DataFrame>>,
+    frames: FramedRead<RecvStream, DataCodec>,
     send: SendStream,
     done: bool,
     _route: Route,
@@ -129,7 +129,7 @@ pub async fn forward(
         .await
         .map_err(|_| ForwardError::Overloaded)?
         .map_err(|e| ForwardError::Link(e.to_string()))?;
-    let codec = FrameCodec::<DataFrame>::new(max_frame);
+    let codec = DataCodec::new(max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut frames = FramedRead::new(recv, codec);
     let sent = async {

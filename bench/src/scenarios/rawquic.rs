@@ -81,8 +81,8 @@ impl RawQuic {
         let server_addr = server
             .local_addr()
             .map_err(|e| BenchError::io("raw QUIC address", e))?;
-        let client =
-            link_endpoint(local, None).map_err(|e| BenchError::io("bind the raw QUIC client", e))?;
+        let client = link_endpoint(local, None)
+            .map_err(|e| BenchError::io("bind the raw QUIC client", e))?;
         let connecting = client
             .connect_with(client_cfg, server_addr, "127.0.0.1")
             .map_err(quic_err)?;
@@ -158,5 +158,10 @@ fn link_endpoint(
     let bound = sallyport_protocol::socket::bind_udp(addr)?;
     let runtime =
         quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime"))?;
-    Endpoint::new(quinn::EndpointConfig::default(), server, bound.socket, runtime)
+    Endpoint::new(
+        quinn::EndpointConfig::default(),
+        server,
+        bound.socket,
+        runtime,
+    )
 }

@@ -114,10 +114,12 @@ async fn read_body(
             format!("sent a body over {limit} bytes"),
         )
     };
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
         return Err(too_big());
     }
-    let mut body = BytesMut::new();
+    // One allocation for a body of known length (bounded by `limit`).
+    let mut body = BytesMut::with_capacity(declared as usize);
     loop {
         let chunk = tokio::select! {
             _ = inflight.cancel.cancelled() => return Err(target.error(StreamErrorKind::Upstream, "request cancelled")),

@@ -56,6 +56,12 @@ struct Cli {
     /// side; the ratios then read 0).
     #[arg(long, global = true, value_enum, value_name = "PATH")]
     only: Option<sallyport_bench::scenarios::compare::Side>,
+    /// Worker threads of the bench's tokio runtime, which the load client,
+    /// the upstream and the in-process relay + connector share [default:
+    /// one per CPU]. `--workers 1` shows the cost without cross-thread
+    /// wake-ups.
+    #[arg(long, global = true, value_name = "N")]
+    workers: Option<usize>,
     /// Log filter for the in-process relay and connector.
     #[arg(long, global = true, default_value = "error")]
     log: String,
@@ -125,9 +131,22 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let workers = match cli.workers {
+        Some(0) => anyhow::bail!("--workers must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("start the tokio runtime")?;
+    runtime.block_on(run(cli, workers))
+}
+
+async fn run(cli: Cli, workers: usize) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -139,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let mode = if opts.quick { "quick" } else { "full" };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let mut report = Report::new(mode, command);
+    report.host.runtime_workers = workers;
     if report.host.loadavg_1m > report.host.cpus as f64 * 0.5 {
         eprintln!(
             "warning: load average {:.1} on {} CPUs: other work is running, timings will be noisy",

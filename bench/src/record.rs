@@ -156,6 +156,9 @@ pub struct Host {
     /// 1-minute load average when the run started (a busy machine makes
     /// timings meaningless).
     pub loadavg_1m: f64,
+    /// Worker threads of the bench's tokio runtime (client, upstream and
+    /// the in-process relay + connector share it); 0 if not recorded.
+    pub runtime_workers: usize,
 }
 
 impl Host {
@@ -176,6 +179,7 @@ impl Host {
                 .next()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0.0),
+            runtime_workers: 0,
         }
     }
 }

@@ -145,13 +145,19 @@ mod tests {
         });
         let wire = codec().encode_to_bytes(&error).expect("encode");
         let mut src = BytesMut::from(&wire[..]);
-        assert_eq!(decode_data_frame(&codec(), &mut src).expect("decode"), Some(error));
+        assert_eq!(
+            decode_data_frame(&codec(), &mut src).expect("decode"),
+            Some(error)
+        );
 
         let body = codec()
             .encode_to_bytes(&DataFrame::Body(Bytes::from_static(b"hello")))
             .expect("encode");
         let mut partial = BytesMut::from(&body[..body.len() - 1]);
-        assert_eq!(decode_data_frame(&codec(), &mut partial).expect("decode"), None);
+        assert_eq!(
+            decode_data_frame(&codec(), &mut partial).expect("decode"),
+            None
+        );
 
         // A body whose declared length disagrees with the frame: the
         // generic decoder reports it.

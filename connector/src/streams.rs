@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use sallyport_protocol::body::body_frame_head;
+use sallyport_protocol::body::{body_frame_head, event_frame_parts};
 use sallyport_protocol::data::{
-    BodyKind, DataFrame, RequestHead, ResponseHead, StreamError, StreamErrorKind,
+    BodyKind, DataFrame, RequestHead, ResponseHead, SseEvent, StreamError, StreamErrorKind,
 };
 use sallyport_protocol::framed::{DataCodec, FramedError};
 use sallyport_protocol::{CloseCode, ServerName};
@@ -220,7 +220,7 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
             loop {
                 tokio::select! {
                     event = events.recv() => match event {
-                        Some(event) => write.send(DataFrame::Event(event)).await?,
+                        Some(event) => send_event(write, event).await?,
                         None => {
                             // The events ended: because the stream did, or
                             // because it broke (the error arrives first).
@@ -258,6 +258,21 @@ async fn feed_body(write: &mut Write, chunk: Bytes) -> Result<(), FramedError> {
     write
         .get_mut()
         .write_all_chunks(&mut [head, chunk])
+        .await
+        .map_err(|e| FramedError::Io(e.into()))
+}
+
+/// Sends one `Event` frame now; large data is not copied (see
+/// `feed_body`).
+async fn send_event(write: &mut Write, event: SseEvent) -> Result<(), FramedError> {
+    if event.data.len() < SHARE_BODY_FROM {
+        return write.send(DataFrame::Event(event)).await;
+    }
+    write.flush().await?;
+    let (head, tail) = event_frame_parts(&write.encoder().0, &event)?;
+    write
+        .get_mut()
+        .write_all_chunks(&mut [head, event.data, tail])
         .await
         .map_err(|e| FramedError::Io(e.into()))
 }

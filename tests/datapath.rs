@@ -69,6 +69,32 @@ async fn tour(url: &str, key: &str) {
         .await
         .expect("resources/read");
     assert!(!res.contents.is_empty());
+
+    // Large enough for several 64 KiB frames and the connector's zero-copy
+    // Body (stdio: JSON answer) and Event (HTTP: SSE answer) paths.
+    const SIZED: usize = 300_000;
+    let res = c
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "demo://sized/{SIZED}"
+        )))
+        .await
+        .expect("large resources/read");
+    let got = match res.contents.first() {
+        Some(ResourceContents::TextResourceContents { text, .. }) => text.as_str(),
+        other => panic!("expected text contents, got {other:?}"),
+    };
+    let want: String = b"sallyport demo payload 0123456789\n"
+        .iter()
+        .cycle()
+        .take(SIZED)
+        .map(|&b| char::from(b))
+        .collect();
+    assert!(
+        got == want,
+        "large resource altered (got {} bytes)",
+        got.len()
+    );
+
     let prompt = c
         .get_prompt(
             GetPromptRequestParams::new("greeting").with_arguments(

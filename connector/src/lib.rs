@@ -145,12 +145,8 @@ const MAX_STREAMS_PER_LINK: u32 = 16_384;
 /// `sallyport_protocol::socket`).
 fn client_endpoint(addr: SocketAddr) -> Result<quinn::Endpoint, ConnectorError> {
     let bound = sallyport_protocol::socket::bind_udp(addr).map_err(ConnectorError::Socket)?;
-    if bound.recv_buffer_is_low() {
-        tracing::warn!(
-            granted = bound.recv_buffer,
-            wanted = sallyport_protocol::socket::BUFFER_BYTES,
-            "small UDP receive buffer: bulk transfers may drop datagrams; raise net.core.rmem_max"
-        );
+    if let Some(warning) = bound.warning() {
+        tracing::warn!("{warning}");
     }
     let runtime = quinn::default_runtime().ok_or_else(|| {
         ConnectorError::Socket(std::io::Error::other("no async runtime for QUIC"))

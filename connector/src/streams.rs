@@ -247,32 +247,32 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
 }
 
 /// Queues one `Body` frame. A large chunk is not copied into the frame
-/// buffer: what is buffered is flushed, then the frame head and the chunk
-/// go to the stream as they are (quinn takes `Bytes` without a copy).
+/// buffer: see [`write_shared`].
 async fn feed_body(write: &mut Write, chunk: Bytes) -> Result<(), FramedError> {
     if chunk.len() < SHARE_BODY_FROM {
         return write.feed(DataFrame::Body(chunk)).await;
     }
-    write.flush().await?;
     let head = body_frame_head(&write.encoder().0, chunk.len())?;
-    write
-        .get_mut()
-        .write_all_chunks(&mut [head, chunk])
-        .await
-        .map_err(|e| FramedError::Io(e.into()))
+    write_shared(write, &mut [head, chunk]).await
 }
 
 /// Sends one `Event` frame now; large data is not copied (see
-/// `feed_body`).
+/// [`write_shared`]).
 async fn send_event(write: &mut Write, event: SseEvent) -> Result<(), FramedError> {
     if event.data.len() < SHARE_BODY_FROM {
         return write.send(DataFrame::Event(event)).await;
     }
-    write.flush().await?;
     let (head, tail) = event_frame_parts(&write.encoder().0, &event)?;
+    write_shared(write, &mut [head, event.data, tail]).await
+}
+
+/// Writes one frame given as parts: what is buffered goes first, then the
+/// parts as they are (quinn takes `Bytes` without a copy).
+async fn write_shared(write: &mut Write, parts: &mut [Bytes]) -> Result<(), FramedError> {
+    write.flush().await?;
     write
         .get_mut()
-        .write_all_chunks(&mut [head, event.data, tail])
+        .write_all_chunks(parts)
         .await
         .map_err(|e| FramedError::Io(e.into()))
 }

@@ -32,9 +32,15 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// True when the receive buffer is below [`LOW_BUFFER_BYTES`].
-    pub fn recv_buffer_is_low(&self) -> bool {
-        self.recv_buffer < LOW_BUFFER_BYTES
+    /// What to log when the receive buffer is below [`LOW_BUFFER_BYTES`].
+    pub fn warning(&self) -> Option<String> {
+        (self.recv_buffer < LOW_BUFFER_BYTES).then(|| {
+            format!(
+                "UDP receive buffer is {} bytes (asked for {BUFFER_BYTES}): bulk transfers may \
+                 drop datagrams; raise net.core.rmem_max",
+                self.recv_buffer
+            )
+        })
     }
 }
 
@@ -63,16 +69,48 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    fn sysctl(name: &str) -> Option<usize> {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     #[test]
-    fn binds_loopback_with_larger_buffers() {
+    fn asks_for_larger_buffers_up_to_the_kernel_cap() {
         let bound = bind_udp(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("bind");
         let local = bound.socket.local_addr().expect("local addr");
         assert!(local.ip().is_loopback());
         assert_ne!(local.port(), 0);
-        // Whatever the sysctl caps are, the kernel grants at least its
-        // default, and the request never shrinks it.
-        assert!(bound.recv_buffer > 0);
-        assert!(bound.send_buffer > 0);
+        // Linux grants min(request, cap), doubled for bookkeeping; without
+        // the request the socket would keep net.core.rmem_default.
+        if let Some(cap) = sysctl("rmem_max") {
+            assert!(
+                bound.recv_buffer >= BUFFER_BYTES.min(cap),
+                "granted {} with rmem_max {cap}",
+                bound.recv_buffer
+            );
+        }
+        if let Some(cap) = sysctl("wmem_max") {
+            assert!(bound.send_buffer >= BUFFER_BYTES.min(cap));
+        }
+    }
+
+    #[test]
+    fn a_small_buffer_is_reported() {
+        let bound = bind_udp(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("bind");
+        let small = Bound {
+            recv_buffer: 212_992,
+            ..bound
+        };
+        let warning = small.warning().expect("a warning");
+        assert!(warning.contains("212992") && warning.contains("net.core.rmem_max"));
+        let big = Bound {
+            recv_buffer: LOW_BUFFER_BYTES,
+            ..small
+        };
+        assert_eq!(big.warning(), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod limits;
 mod link;
 pub mod metrics;
 pub mod policy;
+mod quic;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -16,11 +16,12 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::auth::Authenticator;
-use crate::config::{Config, QuicConfig};
+use crate::config::Config;
 use crate::error::RelayError;
 use crate::http;
 use crate::link::{self, Shared};
 use crate::metrics::{HandshakeOutcome, Metrics};
+use crate::quic;
 use crate::registry::Registry;
 use crate::session::SessionKeys;
 
@@ -53,30 +54,7 @@ impl std::fmt::Debug for PublicEndpoint {
 impl Relay {
     /// Loads the TLS material and binds the QUIC and admin listeners.
     pub async fn bind(config: Config) -> Result<Self, RelayError> {
-        let server_config = quic_server_config(&config.quic)?;
-        let bind_error = |source| RelayError::Bind {
-            what: "QUIC",
-            addr: config.quic.listen,
-            source,
-        };
-        let bound = sallyport_protocol::socket::bind_udp(config.quic.listen).map_err(bind_error)?;
-        if bound.recv_buffer_is_low() {
-            warn!(
-                granted = bound.recv_buffer,
-                wanted = sallyport_protocol::socket::BUFFER_BYTES,
-                "small UDP receive buffer: bulk transfers may drop datagrams; raise net.core.rmem_max"
-            );
-        }
-        let socket = bound.socket;
-        let runtime = quinn::default_runtime()
-            .ok_or_else(|| bind_error(std::io::Error::other("no async runtime for QUIC")))?;
-        let endpoint = quinn::Endpoint::new(
-            endpoint_config(&config.quic)?,
-            Some(server_config),
-            socket,
-            runtime,
-        )
-        .map_err(bind_error)?;
+        let endpoint = quic::bind_endpoint(&config.quic)?;
         let admin = TcpListener::bind(config.admin.listen)
             .await
             .map_err(|source| RelayError::Bind {
@@ -123,7 +101,7 @@ impl Relay {
                 .map_err(|e| RelayError::Sessions(e.to_string()))?;
                 // The trust domain of the relay's own certificate gives the
                 // default issuer of `sallyport pki token` tokens.
-                let trust_domain = trust_domain_of(&config.quic.cert);
+                let trust_domain = quic::trust_domain_of(&config.quic.cert);
                 let auth =
                     Authenticator::load(&config.api_keys, &config.auth, trust_domain.as_deref())
                         .await
@@ -335,7 +313,7 @@ impl ReloadHandle {
 /// them, and live links whose certificate no longer passes are closed. A
 /// broken file keeps the previous material in force.
 fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
-    match quic_server_config(&shared.config.quic) {
+    match quic::server_config(&shared.config.quic) {
         Ok(config) => {
             endpoint.set_server_config(Some(config));
             info!("TLS material reloaded");
@@ -449,59 +427,4 @@ async fn serve_admin(listener: TcpListener, state: AdminState, stop: Cancellatio
     {
         warn!(error = %e, "admin listener failed");
     }
-}
-
-/// The endpoint's stateless-reset key is derived from the relay's private
-/// key file, so a restarted relay can reset its predecessor's connections:
-/// connectors notice at once instead of after their idle timeout.
-fn endpoint_config(q: &QuicConfig) -> Result<quinn::EndpointConfig, RelayError> {
-    let secret = std::fs::read(&q.key)
-        .map_err(|e| RelayError::QuicTls(format!("cannot read {}: {e}", q.key.display())))?;
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"sallyport-stateless-reset-v1\0");
-    ctx.update(&secret);
-    let material = ctx.finish();
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material.as_ref());
-    let mut config = quinn::EndpointConfig::new(Arc::new(key));
-    // Connection ids are validated with a keyed hash; the key must survive
-    // a restart too, or the new process drops the old ids unanswered.
-    let mut cid_key = [0u8; 8];
-    cid_key.copy_from_slice(&material.as_ref()[..8]);
-    let cid_key = u64::from_le_bytes(cid_key);
-    config.cid_generator(move || {
-        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
-    });
-    Ok(config)
-}
-
-fn quic_server_config(q: &QuicConfig) -> Result<quinn::ServerConfig, RelayError> {
-    let tls = sallyport_pki::tls::quic_server_config(
-        &q.cert,
-        &q.key,
-        &q.trust_bundle,
-        q.crl.as_deref(),
-        sallyport_protocol::ALPN,
-    )?;
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-        .map_err(|e| RelayError::QuicTls(e.to_string()))?;
-    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    let mut transport = quinn::TransportConfig::default();
-    let idle = quinn::IdleTimeout::try_from(q.idle_timeout)
-        .map_err(|e| RelayError::QuicTls(format!("idle timeout: {e}")))?;
-    transport.max_idle_timeout(Some(idle));
-    transport.keep_alive_interval(Some(q.idle_timeout / 4));
-    // Connectors open only the control stream; data streams are the relay's.
-    transport.max_concurrent_bidi_streams(VarInt::from_u32(4));
-    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
-    server.transport_config(Arc::new(transport));
-    Ok(server)
-}
-
-/// The trust domain of the relay's own certificate, e.g. `acme.internal`.
-fn trust_domain_of(cert: &std::path::Path) -> Option<String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let der = CertificateDer::from_pem_file(cert).ok()?;
-    let id = sallyport_pki::tls::spiffe_id_of(&der).ok()?;
-    Some(id.trust_domain().to_string())
 }

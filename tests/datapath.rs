@@ -163,3 +163,106 @@ async fn stateless_era_and_fallback() {
     // The relay minted no session id in this era.
     w.relay.proc.wait_msg("relayed", &[]);
 }
+
+/// An HTTP upstream whose `resources/read` answers are JSON without a
+/// length (chunked): `big` sends [`BIG`] bytes in 10 KB pieces, `broken`
+/// sends a first piece and then breaks the connection.
+fn chunked_json_upstream() -> axum::Router {
+    use axum::body::{Body, Bytes};
+    use axum::http::{Response, header};
+    use futures_util::StreamExt;
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"chunked","version":"0"}}}"#;
+    axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|body: Bytes| async move {
+            let request: serde_json::Value = serde_json::from_slice(&body).expect("JSON request");
+            let json = |b: Body| {
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("mcp-session-id", "chunked-1")
+                    .body(b)
+                    .expect("response")
+            };
+            match request["method"].as_str() {
+                Some("initialize") => json(Body::from(INIT)),
+                Some("resources/read") => {
+                    let broken = request["params"]["uri"] == "test://broken";
+                    let pieces: Vec<_> = big_body()
+                        .chunks(10_000)
+                        .enumerate()
+                        .map(|(i, piece)| match i {
+                            1 if broken => Err(std::io::Error::other("upstream crashed")),
+                            _ => Ok(Bytes::copy_from_slice(piece)),
+                        })
+                        .collect();
+                    // Each piece after a pause, so that hyper flushes the
+                    // head and the first piece before the break.
+                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
+                        tokio::task::yield_now().await;
+                        piece
+                    });
+                    json(Body::from_stream(stream))
+                }
+                _ => Response::builder()
+                    .status(202)
+                    .body(Body::empty())
+                    .expect("response"),
+            }
+        }),
+    )
+}
+
+const BIG: usize = 300_000;
+
+fn big_body() -> Vec<u8> {
+    let mut body =
+        br#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://big","text":""#.to_vec();
+    body.extend(b"0123456789abcdef".iter().cycle().take(BIG));
+    body.extend_from_slice(br#""}]}}"#);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
+    use futures_util::StreamExt;
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = upstream.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(upstream, chunked_json_upstream()).await });
+    let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
+    let w = world(&["chunked"], &servers, "");
+    let s = common::raw::RawSession::open(&w.relay.mcp_url("chunked"), &w.alice.key).await;
+    let read = |uri: &str| serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}});
+
+    let resp = s.post(&read("test://big")).await;
+    assert_eq!(resp.status(), 200);
+    let got = resp.bytes().await.expect("the whole body");
+    assert!(got == big_body(), "body altered ({} bytes)", got.len());
+
+    // The break reaches the client as a failed response (before or after
+    // the head, depending on when the relay learns of it), never as a
+    // complete (shorter) document.
+    let mut got = 0;
+    let failed = match s.try_post(&read("test://broken")).await {
+        Err(_) => true,
+        Ok(resp) => {
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.bytes_stream();
+            loop {
+                match tokio::time::timeout(WAIT, body.next())
+                    .await
+                    .expect("no hang")
+                {
+                    Some(Ok(chunk)) => got += chunk.len(),
+                    Some(Err(_)) => break true,
+                    None => break false,
+                }
+            }
+        }
+    };
+    assert!(failed, "the broken body ended cleanly after {got} bytes");
+    assert!(got <= 10_000, "only the first piece was sent, got {got}");
+    w.connector
+        .wait_msg("body failed after the response started", &[]);
+}

@@ -11,8 +11,10 @@ pub mod stdio;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::Stream;
 use sallyport_protocol::data::{RequestHead, SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -52,6 +54,18 @@ pub enum BridgeReply {
         /// The JSON body, passed through byte for byte.
         body: Bytes,
     },
+    /// A JSON document relayed as it arrives (a large one, or one of
+    /// unknown length), so the connector never holds it whole. An error
+    /// after the first chunk ends the response with that error, which the
+    /// client sees as a broken body, never as a complete short document.
+    JsonStream {
+        /// HTTP status.
+        status: u16,
+        /// Upstream session id to report, if any.
+        session: Option<String>,
+        /// The body's chunks, in order.
+        body: BodyStream,
+    },
     /// A server-sent event stream; it ends when the sender is dropped.
     Sse {
         /// HTTP status.
@@ -65,6 +79,31 @@ pub enum BridgeReply {
         /// closes, and the client gets an error instead of a quiet end.
         failure: Option<oneshot::Receiver<StreamError>>,
     },
+}
+
+/// The chunks of a body that is relayed while it is read; polled by the
+/// link's stream task itself (no task or channel in between).
+pub struct BodyStream(Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>);
+
+impl BodyStream {
+    /// Wraps `chunks`; an `Err` item is the last one.
+    pub fn new(chunks: impl Stream<Item = Result<Bytes, StreamError>> + Send + 'static) -> Self {
+        BodyStream(Box::pin(chunks))
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, StreamError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyStream")
+    }
 }
 
 /// A boxed future returned by a [`Bridge`].

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use sallyport_protocol::body::{body_frame_head, event_frame_parts};
 use sallyport_protocol::data::{
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::bridge::{Bridge, BridgeReply, BridgeRequest, LinkTag, stream_error};
+use crate::bridge::{BodyStream, Bridge, BridgeReply, BridgeRequest, LinkTag, stream_error};
 
 /// JSON bodies are sent in chunks of at most this size.
 const CHUNK: usize = 64 * 1024;
@@ -198,10 +198,22 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
                     session,
                 }))
                 .await?;
-            let mut rest = body;
-            while !rest.is_empty() {
-                let chunk = rest.split_to(rest.len().min(CHUNK));
-                feed_body(write, chunk).await?;
+            feed_chunks(write, body).await?;
+        }
+        BridgeReply::JsonStream {
+            status,
+            session,
+            body,
+        } => {
+            write
+                .feed(DataFrame::ResponseHead(ResponseHead {
+                    status,
+                    kind: BodyKind::Json,
+                    session,
+                }))
+                .await?;
+            if !relay_body(write, body).await? {
+                return Ok(());
             }
         }
         BridgeReply::Sse {
@@ -243,6 +255,46 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
     }
     write.send(DataFrame::End).await?;
     let _ = write.get_mut().finish();
+    Ok(())
+}
+
+/// Sends a streamed body as `Body` frames, flushing only when the next
+/// chunk is not ready yet. `Ok(false)` when the stream is already closed:
+/// the body failed (its error was sent) or the relay stopped reading.
+async fn relay_body(write: &mut Write, mut body: BodyStream) -> Result<bool, FramedError> {
+    loop {
+        let next = match body.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                write.flush().await?;
+                tokio::select! {
+                    next = body.next() => next,
+                    _ = write.get_ref().stopped() => {
+                        debug!("relay stopped reading the body");
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        match next {
+            None => return Ok(true),
+            Some(Ok(chunk)) => feed_chunks(write, chunk).await?,
+            Some(Err(error)) => {
+                warn!(error = %error.message, "body failed after the response started");
+                write.send(DataFrame::Error(error)).await?;
+                let _ = write.get_mut().finish();
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Queues `body` as `Body` frames of at most [`CHUNK`] bytes.
+async fn feed_chunks(write: &mut Write, mut body: Bytes) -> Result<(), FramedError> {
+    while !body.is_empty() {
+        let chunk = body.split_to(body.len().min(CHUNK));
+        feed_body(write, chunk).await?;
+    }
     Ok(())
 }
 

@@ -262,3 +262,80 @@ async fn other_content_types_pass_when_small() {
         .expect_err("too big");
     assert_eq!(error.kind, StreamErrorKind::Overloaded);
 }
+
+/// A JSON upstream answering in chunks without a length, each released by
+/// the test: returns the URL and the sender of the chunks.
+async fn chunked_json() -> (String, mpsc::Sender<std::io::Result<Bytes>>) {
+    let (tx, rx) = mpsc::channel(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let (url, _seen) = upstream(move |_| {
+        let rx = rx.lock().expect("lock").take().expect("called once");
+        async move { streamed("application/json", rx) }
+    })
+    .await;
+    (url, tx)
+}
+
+async fn next_chunk(body: &mut BodyStream) -> Option<Result<Bytes, StreamError>> {
+    timeout(WAIT, body.next()).await.expect("chunk in time")
+}
+
+#[tokio::test]
+async fn large_json_is_relayed_as_it_arrives() {
+    let (url, chunks) = chunked_json().await;
+    let bridge = bridge(&url, &[], WAIT);
+    let Ok(BridgeReply::JsonStream {
+        status, mut body, ..
+    }) = handle(&bridge, request(Method::Post, "{}")).await
+    else {
+        panic!("a JSON body of unknown length is streamed");
+    };
+    assert_eq!(status, 200);
+    let first = Bytes::from(format!("{{\"result\":\"{}", "a".repeat(100_000)));
+    chunks.send(Ok(first.clone())).await.expect("upstream");
+    // The first part arrives while the upstream still holds the rest.
+    let mut got = Vec::new();
+    while got.len() < first.len() {
+        got.extend_from_slice(&next_chunk(&mut body).await.expect("chunk").expect("ok"));
+    }
+    assert_eq!(got, first);
+    chunks.send(Ok(Bytes::from("\"}"))).await.expect("upstream");
+    drop(chunks);
+    while let Some(chunk) = next_chunk(&mut body).await {
+        got.extend_from_slice(&chunk.expect("ok"));
+    }
+    assert_eq!(got.len(), first.len() + 2);
+    assert!(got.ends_with(b"\"}"));
+}
+
+#[tokio::test]
+async fn a_json_body_broken_midway_ends_with_an_error() {
+    let (url, chunks) = chunked_json().await;
+    let bridge = bridge(&url, &[], WAIT);
+    let Ok(BridgeReply::JsonStream { mut body, .. }) =
+        handle(&bridge, request(Method::Post, "{}")).await
+    else {
+        panic!("a JSON body of unknown length is streamed");
+    };
+    chunks
+        .send(Ok(Bytes::from_static(b"{\"result\":")))
+        .await
+        .expect("upstream");
+    let first = next_chunk(&mut body).await.expect("chunk").expect("ok");
+    assert_eq!(first, b"{\"result\":".as_slice());
+    chunks
+        .send(Err(std::io::Error::other("upstream crashed")))
+        .await
+        .expect("upstream");
+    let error = match next_chunk(&mut body).await {
+        Some(Err(error)) => error,
+        Some(Ok(chunk)) => panic!("nothing more was sent, got {chunk:?}"),
+        None => panic!("a broken body must not end like a complete one"),
+    };
+    assert_eq!(error.kind, StreamErrorKind::Upstream);
+    assert!(error.message.contains("body failed"), "{}", error.message);
+    assert!(
+        next_chunk(&mut body).await.is_none(),
+        "the error is the last item"
+    );
+}

@@ -41,7 +41,12 @@ impl RawSession {
     }
 
     pub async fn post(&self, body: &Value) -> reqwest::Response {
-        post_raw(&self.http, &self.url, &self.key, Some(&self.session), body).await
+        self.try_post(body).await.expect("send")
+    }
+
+    /// [`Self::post`], for a request that may fail before its head.
+    pub async fn try_post(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
+        try_post_raw(&self.http, &self.url, &self.key, Some(&self.session), body).await
     }
 }
 
@@ -52,6 +57,18 @@ async fn post_raw(
     session: Option<&str>,
     body: &Value,
 ) -> reqwest::Response {
+    try_post_raw(http, url, key, session, body)
+        .await
+        .expect("send")
+}
+
+async fn try_post_raw(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    session: Option<&str>,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
     let mut r = http
         .post(url)
         .bearer_auth(key)
@@ -62,7 +79,7 @@ async fn post_raw(
     if let Some(s) = session {
         r = r.header("mcp-session-id", s);
     }
-    r.send().await.expect("send")
+    r.send().await
 }
 
 /// Reads a streaming body until `done(text so far)` holds, the body ends,

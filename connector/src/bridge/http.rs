@@ -7,7 +7,9 @@
 //! and `Mcp-Param-*` headers, and adds the configured service credentials
 //! last (the `request` submodule has the exact rules). The answer's
 //! status and `Mcp-Session-Id` pass through; an `application/json` body
-//! passes byte for byte (bounded); a `text/event-stream` body is parsed
+//! passes byte for byte (bounded: a short one read whole and sent with the
+//! head, a long one or one of unknown length relayed as it arrives, so the
+//! connector never holds it whole); a `text/event-stream` body is parsed
 //! incrementally and each event relayed as soon as it is complete.
 //!
 //! The bridge keeps no per-session state: the upstream owns its sessions.

@@ -19,8 +19,9 @@ pub use axum::extract::Request;
 pub use axum::http::{HeaderMap, Method as HttpMethod, Response, StatusCode};
 pub use axum::routing::any;
 pub use bytes::Bytes;
+pub use futures_util::StreamExt;
 pub use sallyport_connector::bridge::http::HttpBridge;
-pub use sallyport_connector::bridge::{Bridge, BridgeReply, BridgeRequest};
+pub use sallyport_connector::bridge::{BodyStream, Bridge, BridgeReply, BridgeRequest};
 pub use sallyport_connector::config::Limits;
 pub use sallyport_protocol::ServerName;
 pub use sallyport_protocol::data::StreamErrorKind;
@@ -105,6 +106,15 @@ pub fn event_stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
         None,
         Body::from_stream(stream),
     )
+}
+
+/// A 200 response of `content_type` without a length (chunked), whose
+/// chunks come from `rx` as sent; an `Err` breaks the connection midway.
+pub fn streamed(content_type: &str, rx: mpsc::Receiver<std::io::Result<Bytes>>) -> Response<Body> {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    reply(200, Some(content_type), None, Body::from_stream(stream))
 }
 
 pub fn server() -> ServerName {

@@ -1,9 +1,10 @@
-//! Turns an upstream response into a [`BridgeReply`]: bounded bodies for
-//! JSON, a task pumping parsed events for `text/event-stream`.
+//! Turns an upstream response into a [`BridgeReply`]: small bodies read
+//! whole, large JSON bodies streamed as they arrive (bounded in total), a
+//! task pumping parsed events for `text/event-stream`.
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::{mpsc, oneshot};
@@ -15,10 +16,13 @@ use super::scope::Lease;
 use super::setup::root_cause;
 use super::sse::SseParser;
 use super::{MAX_EVENT, MAX_JSON_BODY, MAX_OTHER_BODY, Target};
-use crate::bridge::BridgeReply;
+use crate::bridge::{BodyStream, BridgeReply};
 
 /// Events parsed ahead of the link (each at most [`MAX_EVENT`] bytes).
 const EVENT_QUEUE: usize = 8;
+/// JSON bodies longer than this, or of unknown length, are relayed as
+/// they arrive; shorter ones are read whole and sent with the head.
+const STREAM_JSON_FROM: usize = 64 * 1024;
 
 /// What a request still needs once the response head is in.
 pub(super) struct Inflight {
@@ -73,7 +77,7 @@ pub(super) async fn reply(
     let status = response.status().as_u16();
     let session = session_id(response.headers())
         .map_err(|m| inflight.target.error(StreamErrorKind::Upstream, m))?;
-    let limit = match shape(response.headers().get(CONTENT_TYPE)) {
+    let (limit, streams) = match shape(response.headers().get(CONTENT_TYPE)) {
         Shape::EventStream => {
             let (tx, events) = mpsc::channel(EVENT_QUEUE);
             let (failed, failure) = oneshot::channel();
@@ -86,9 +90,20 @@ pub(super) async fn reply(
                 failure: Some(failure),
             });
         }
-        Shape::Json => MAX_JSON_BODY,
-        Shape::Other => MAX_OTHER_BODY,
+        Shape::Json => (MAX_JSON_BODY, true),
+        Shape::Other => (MAX_OTHER_BODY, false),
     };
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_big(&inflight.target, limit));
+    }
+    if streams && declared.is_none_or(|n| n > STREAM_JSON_FROM as u64) {
+        return Ok(BridgeReply::JsonStream {
+            status,
+            session,
+            body: stream_body(response, limit, inflight),
+        });
+    }
     let body = read_body(response, limit, &inflight).await?;
     Ok(if body.is_empty() {
         BridgeReply::Empty { status, session }
@@ -101,47 +116,74 @@ pub(super) async fn reply(
     })
 }
 
-/// Reads a whole body of at most `limit` bytes before the deadline.
+fn too_big(target: &Target, limit: usize) -> StreamError {
+    target.error(
+        StreamErrorKind::Overloaded,
+        format!("sent a body over {limit} bytes"),
+    )
+}
+
+/// Reads a whole body of at most `limit` bytes (its declared length is
+/// already checked) before the deadline.
 async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
     inflight: &Inflight,
 ) -> Result<BytesMut, StreamError> {
-    let target = &inflight.target;
-    let too_big = || {
-        target.error(
-            StreamErrorKind::Overloaded,
-            format!("sent a body over {limit} bytes"),
-        )
-    };
-    let declared = response.content_length().unwrap_or(0);
-    if declared > limit as u64 {
-        return Err(too_big());
-    }
     // One allocation for a body of known length (bounded by `limit`).
-    let mut body = BytesMut::with_capacity(declared as usize);
-    loop {
-        let chunk = tokio::select! {
-            _ = inflight.cancel.cancelled() => return Err(target.error(StreamErrorKind::Upstream, "request cancelled")),
-            _ = inflight.lease.token().cancelled() => return Err(target.stopped()),
-            chunk = tokio::time::timeout_at(inflight.deadline, response.chunk()) => chunk,
-        };
-        match chunk {
-            Err(_) => return Err(target.timed_out()),
-            Ok(Err(e)) => {
-                let cause = root_cause(&e.without_url());
-                return Err(
-                    target.error(StreamErrorKind::Upstream, format!("body failed: {cause}"))
-                );
-            }
-            Ok(Ok(None)) => return Ok(body),
-            Ok(Ok(Some(chunk))) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(too_big());
-                }
-                body.extend_from_slice(&chunk);
-            }
+    let declared = response.content_length().unwrap_or(0) as usize;
+    let mut body = BytesMut::with_capacity(declared.min(limit));
+    while let Some(chunk) = next_chunk(&mut response, inflight).await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_big(&inflight.target, limit));
         }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The body as it arrives, at most `limit` bytes in all, all of it before
+/// the deadline; chunks pass on as received (no copy).
+fn stream_body(response: reqwest::Response, limit: usize, inflight: Inflight) -> BodyStream {
+    let state = Some((response, inflight, 0usize));
+    BodyStream::new(futures_util::stream::unfold(
+        state,
+        move |state| async move {
+            let (mut response, inflight, received) = state?;
+            match next_chunk(&mut response, &inflight).await {
+                Ok(None) => None,
+                Ok(Some(chunk)) if received + chunk.len() > limit => {
+                    Some((Err(too_big(&inflight.target, limit)), None))
+                }
+                Ok(Some(chunk)) => {
+                    let received = received + chunk.len();
+                    Some((Ok(chunk), Some((response, inflight, received))))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        },
+    ))
+}
+
+/// The next chunk of a body that must be complete by the deadline;
+/// `Ok(None)` at its end.
+async fn next_chunk(
+    response: &mut reqwest::Response,
+    inflight: &Inflight,
+) -> Result<Option<Bytes>, StreamError> {
+    let target = &inflight.target;
+    let chunk = tokio::select! {
+        _ = inflight.cancel.cancelled() => return Err(target.error(StreamErrorKind::Upstream, "request cancelled")),
+        _ = inflight.lease.token().cancelled() => return Err(target.stopped()),
+        chunk = tokio::time::timeout_at(inflight.deadline, response.chunk()) => chunk,
+    };
+    match chunk {
+        Err(_) => Err(target.timed_out()),
+        Ok(Err(e)) => {
+            let cause = root_cause(&e.without_url());
+            Err(target.error(StreamErrorKind::Upstream, format!("body failed: {cause}")))
+        }
+        Ok(Ok(chunk)) => Ok(chunk),
     }
 }
 

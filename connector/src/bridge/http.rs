@@ -1,8 +1,9 @@
 //! The Streamable HTTP bridge: relays each client request to an upstream
 //! MCP server over HTTP and streams its answer back.
 //!
-//! One [`HttpBridge`] per configured `url` server, holding one pooled
-//! `reqwest` client. A request keeps its method; the bridge sets the
+//! One [`HttpBridge`] per configured `url` server, holding one client
+//! (HTTP/1.1, pooled connections driven in the request's own task; see
+//! the `client` submodule). A request keeps its method; the bridge sets the
 //! transport headers, forwards only the client's `Mcp-Method`, `Mcp-Name`
 //! and `Mcp-Param-*` headers, and adds the configured service credentials
 //! last (the `request` submodule has the exact rules). The answer's
@@ -20,6 +21,7 @@
 //! stream's span, which carries `server`); the bridge itself warns only of
 //! failures the link cannot see: an event stream that breaks midway.
 
+mod client;
 mod request;
 mod response;
 mod scope;
@@ -30,16 +32,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::header::{HOST, HeaderValue, USER_AGENT};
+use http_body_util::Full;
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Method, StreamError, StreamErrorKind};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use self::client::Client;
 pub use self::request::CallerHeaders;
 use self::request::CallerNames;
 use self::response::Inflight;
 use self::scope::Scopes;
-use self::setup::root_cause;
 use crate::bridge::{Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, stream_error};
 use crate::config::Limits;
 use crate::error::ConfigError;
@@ -57,16 +62,22 @@ pub const MAX_EVENT: usize = 32 * 1024 * 1024;
 /// Serves one MCP server reached over Streamable HTTP.
 pub struct HttpBridge {
     target: Arc<Target>,
-    url: reqwest::Url,
+    /// The request target: path and query of the URL.
+    path: http::Uri,
+    /// `Host` header: the URL's host and port as written.
+    host: HeaderValue,
     /// Configured headers (credentials), values marked sensitive.
-    headers: reqwest::header::HeaderMap,
+    headers: http::HeaderMap,
     /// Identity forwarding; `None` (the default) sends nothing derived
     /// from the caller.
     caller: Option<CallerNames>,
     limits: Limits,
-    client: reqwest::Client,
+    client: Client,
     scopes: Scopes,
 }
+
+const AGENT: HeaderValue =
+    HeaderValue::from_static(concat!("sallyport-connector/", env!("CARGO_PKG_VERSION")));
 
 /// The upstream as named in messages and logs: never the full URL (its
 /// query may hold a secret) nor a header value.
@@ -125,13 +136,15 @@ impl HttpBridge {
         let endpoint = setup::endpoint(&server, &url)?;
         let headers = setup::headers(&server, &headers)?;
         let client = setup::client(&server, &endpoint, limits.upstream_timeout)?;
+        let (path, host) = setup::origin_form(&server, &endpoint.url)?;
         Ok(HttpBridge {
             target: Arc::new(Target {
                 server,
                 authority: endpoint.authority,
                 timeout: limits.upstream_timeout,
             }),
-            url: endpoint.url,
+            path,
+            host,
             headers,
             caller: None,
             limits,
@@ -158,17 +171,16 @@ impl HttpBridge {
         let headers = request::headers(&request.head, &self.headers, self.caller.as_ref())
             .map_err(|m| stream_error(StreamErrorKind::BadRequest, m))?;
         let (method, body) = match request.head.method {
-            Method::Post => (reqwest::Method::POST, Some(request.body)),
-            Method::Get => (reqwest::Method::GET, None),
-            Method::Delete => (reqwest::Method::DELETE, None),
+            Method::Post => (http::Method::POST, request.body),
+            Method::Get => (http::Method::GET, Bytes::new()),
+            Method::Delete => (http::Method::DELETE, Bytes::new()),
         };
-        let mut builder = self
-            .client
-            .request(method, self.url.clone())
-            .headers(headers);
-        if let Some(body) = body {
-            builder = builder.body(body);
-        }
+        let mut upstream = http::Request::new(Full::new(body));
+        *upstream.method_mut() = method;
+        *upstream.uri_mut() = self.path.clone();
+        *upstream.headers_mut() = headers;
+        upstream.headers_mut().insert(HOST, self.host.clone());
+        upstream.headers_mut().insert(USER_AGENT, AGENT);
         let deadline = Instant::now() + self.limits.upstream_timeout;
         // Dropping the send future (cancel, timeout) drops the request and
         // closes its connection.
@@ -177,9 +189,9 @@ impl HttpBridge {
                 return Err(target.error(StreamErrorKind::Upstream, "request cancelled"));
             }
             _ = lease.token().cancelled() => return Err(target.stopped()),
-            sent = tokio::time::timeout_at(deadline, builder.send()) => match sent {
+            sent = tokio::time::timeout_at(deadline, self.client.send(upstream)) => match sent {
                 Err(_) => return Err(target.timed_out()),
-                Ok(Err(e)) => return Err(target.error(StreamErrorKind::Upstream, describe(e))),
+                Ok(Err(e)) => return Err(target.error(StreamErrorKind::Upstream, e)),
                 Ok(Ok(response)) => response,
             },
         };
@@ -191,20 +203,6 @@ impl HttpBridge {
         };
         response::reply(response, inflight).await
     }
-}
-
-/// What went wrong with a request, without the URL reqwest would print.
-fn describe(error: reqwest::Error) -> String {
-    let what = if error.is_connect() {
-        "cannot connect"
-    } else if error.is_timeout() {
-        "timed out"
-    } else if error.is_body() || error.is_decode() {
-        "body failed"
-    } else {
-        "request failed"
-    };
-    format!("{what}: {}", root_cause(&error.without_url()))
 }
 
 impl fmt::Debug for HttpBridge {

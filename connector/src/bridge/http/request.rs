@@ -12,7 +12,7 @@
 //!    for it ([`CallerHeaders`]);
 //! 4. the configured headers (service credentials), which win.
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Caller, Method, RequestHead};
 

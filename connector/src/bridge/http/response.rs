@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, warn};
 
+use super::client::Response;
 use super::scope::Lease;
-use super::setup::root_cause;
 use super::sse::SseParser;
 use super::{MAX_EVENT, MAX_JSON_BODY, MAX_OTHER_BODY, Target};
 use crate::bridge::{BodyStream, BridgeReply};
@@ -71,7 +71,7 @@ fn session_id(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
 
 /// The reply for `response`.
 pub(super) async fn reply(
-    response: reqwest::Response,
+    response: Response,
     inflight: Inflight,
 ) -> Result<BridgeReply, StreamError> {
     let status = response.status().as_u16();
@@ -126,7 +126,7 @@ fn too_big(target: &Target, limit: usize) -> StreamError {
 /// Reads a whole body of at most `limit` bytes (its declared length is
 /// already checked) before the deadline.
 async fn read_body(
-    mut response: reqwest::Response,
+    mut response: Response,
     limit: usize,
     inflight: &Inflight,
 ) -> Result<BytesMut, StreamError> {
@@ -144,7 +144,7 @@ async fn read_body(
 
 /// The body as it arrives, at most `limit` bytes in all, all of it before
 /// the deadline; chunks pass on as received (no copy).
-fn stream_body(response: reqwest::Response, limit: usize, inflight: Inflight) -> BodyStream {
+fn stream_body(response: Response, limit: usize, inflight: Inflight) -> BodyStream {
     let state = Some((response, inflight, 0usize));
     BodyStream::new(futures_util::stream::unfold(
         state,
@@ -168,7 +168,7 @@ fn stream_body(response: reqwest::Response, limit: usize, inflight: Inflight) ->
 /// The next chunk of a body that must be complete by the deadline;
 /// `Ok(None)` at its end.
 async fn next_chunk(
-    response: &mut reqwest::Response,
+    response: &mut Response,
     inflight: &Inflight,
 ) -> Result<Option<Bytes>, StreamError> {
     let target = &inflight.target;
@@ -179,10 +179,7 @@ async fn next_chunk(
     };
     match chunk {
         Err(_) => Err(target.timed_out()),
-        Ok(Err(e)) => {
-            let cause = root_cause(&e.without_url());
-            Err(target.error(StreamErrorKind::Upstream, format!("body failed: {cause}")))
-        }
+        Ok(Err(e)) => Err(target.error(StreamErrorKind::Upstream, e)),
         Ok(Ok(chunk)) => Ok(chunk),
     }
 }
@@ -201,7 +198,7 @@ enum End {
 /// dropping `tx` ends the reply. Ends early (dropping the response, which
 /// closes the upstream connection) when the relay side goes away.
 async fn pump(
-    mut response: reqwest::Response,
+    mut response: Response,
     tx: mpsc::Sender<SseEvent>,
     failed: oneshot::Sender<StreamError>,
     inflight: Inflight,
@@ -236,7 +233,7 @@ async fn pump(
         match chunk {
             Ok(Some(chunk)) => parser.push(&chunk),
             Ok(None) => break End::Done,
-            Err(e) => break End::Failed(root_cause(&e.without_url())),
+            Err(e) => break End::Failed(e.to_string()),
         }
     };
     let target = &inflight.target;

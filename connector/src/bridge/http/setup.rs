@@ -1,15 +1,16 @@
 //! Checks an HTTP server's configuration (URL, credential headers) and
-//! builds its `reqwest` client. Errors name the server and the header but
+//! builds its client. Errors name the server and the header but
 //! never print a header value: those are credentials.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use sallyport_protocol::ServerName;
+use url::Url;
 
+use super::client::Client;
 use crate::error::ConfigError;
 
 /// Headers the bridge sets itself (framing, MCP transport): configuring
@@ -34,8 +35,6 @@ const RESERVED: &[&str] = &[
 /// Longest time spent opening a TCP connection (the request's own
 /// deadline may be shorter).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// TCP keep-alive, so that a silently dead upstream ends a quiet stream.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// A validated upstream URL and the `host:port` used in messages.
 #[derive(Debug, Clone)]
@@ -78,6 +77,20 @@ pub(super) fn endpoint(server: &ServerName, url: &str) -> Result<Endpoint, Confi
         authority: format!("{host}:{port}"),
         url: parsed,
     })
+}
+
+/// The request target (path and query, origin-form) and the `Host`
+/// header of `url`.
+pub(super) fn origin_form(
+    server: &ServerName,
+    url: &Url,
+) -> Result<(http::Uri, HeaderValue), ConfigError> {
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let path = http::Uri::try_from(path)
+        .map_err(|e| invalid(server, format!("url path is not valid: {e}")))?;
+    let host = HeaderValue::from_str(&url[url::Position::BeforeHost..url::Position::AfterPort])
+        .map_err(|e| invalid(server, format!("url host is not valid: {e}")))?;
+    Ok((path, host))
 }
 
 /// Validates the configured headers; values are marked sensitive.
@@ -129,39 +142,24 @@ pub(super) fn headers(
     Ok(map)
 }
 
-/// Builds the bridge's client: HTTP/1.1, no redirects (credentials must
-/// not follow one to another host), no ambient proxy, nothing decompressed.
+/// Builds the bridge's client: HTTP/1.1 to the URL's origin only (no
+/// redirects — credentials must not follow one to another host — and no
+/// ambient proxy), nothing decompressed.
 ///
-/// TLS is rustls with the ring provider. Plain `http://` endpoints get a
-/// preconfigured rustls config with no roots (it is never used: without
-/// redirects or proxies the client makes no TLS connection). `https://`
-/// endpoints use reqwest's rustls-platform-verifier, i.e. the system trust
-/// store; that path takes the process-wide rustls provider, so ring is
-/// installed as the default if none is (the binary already does so).
+/// `https://` endpoints are verified with rustls (ring provider) against
+/// the system trust store (rustls-platform-verifier); if no ring provider
+/// is installed as the process default yet, this installs it.
 pub(super) fn client(
     server: &ServerName,
     endpoint: &Endpoint,
     upstream_timeout: Duration,
-) -> Result<reqwest::Client, ConfigError> {
-    let builder = reqwest::Client::builder()
-        .user_agent(concat!("sallyport-connector/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(CONNECT_TIMEOUT.min(upstream_timeout))
-        .tcp_keepalive(TCP_KEEPALIVE)
-        .tcp_nodelay(true);
-    let builder = if endpoint.url.scheme() == "https" {
+) -> Result<Client, ConfigError> {
+    let tls = if endpoint.url.scheme() == "https" {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Err means another thread installed one first: also fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        builder.tls_backend_rustls()
-    } else {
-        builder.tls_backend_preconfigured(unused_tls_config().map_err(|e| invalid(server, e))?)
-    };
-    builder.build().map_err(|e| {
-        let cause = root_cause(&e);
-        if endpoint.url.scheme() == "https" {
+        let config = platform_tls().map_err(|cause| {
             invalid(
                 server,
                 format!(
@@ -170,24 +168,30 @@ pub(super) fn client(
                     endpoint.authority
                 ),
             )
-        } else {
-            invalid(server, format!("cannot build the HTTP client: {cause}"))
-        }
-    })
+        })?;
+        Some(Arc::new(config))
+    } else {
+        None
+    };
+    Client::new(&endpoint.url, tls, CONNECT_TIMEOUT.min(upstream_timeout))
+        .map_err(|e| invalid(server, format!("cannot build the HTTP client: {e}")))
 }
 
-fn unused_tls_config() -> Result<rustls::ClientConfig, String> {
+fn platform_tls() -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth())
+        .with_platform_verifier()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The innermost cause of an error: the part that says what happened
-/// (`Connection refused`, `invalid peer certificate: …`), without the URL
-/// that reqwest's own message carries.
+/// (`Connection refused`, `invalid peer certificate: …`).
 pub(super) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {

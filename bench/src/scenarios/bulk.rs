@@ -1,10 +1,12 @@
 //! Scenario 3, bulk: `resources/read` of large payloads, as one JSON body
 //! and as one SSE event, direct and relayed (in-process tunnel), one
 //! session reading back to back; and the raw ceiling, a bare quinn stream
-//! with the link's TLS settings ([`super::rawquic`]). MB/s are 10^6 bytes
-//! of HTTP body (or stream payload) per second.
+//! with the link's TLS settings ([`super::rawquic`]), taking turns with
+//! the HTTP paths round by round. MB/s are 10^6 bytes of HTTP body (or
+//! stream payload) per second.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Options;
 use crate::client::{Client, http_client};
@@ -12,7 +14,7 @@ use crate::error::Result;
 use crate::fixture::{Fixture, UpstreamSpec};
 use crate::load::{self, Outcome, Run};
 use crate::record::{Record, count, latency_text};
-use crate::scenarios::compare::{self, Plan, ratio};
+use crate::scenarios::compare::{self, Pair, Plan, ratio};
 use crate::scenarios::rawquic::RawQuic;
 use crate::targets::{Http, Op};
 use crate::tunnel::Tunnel;
@@ -52,24 +54,58 @@ async fn measure(
         only: opts.only,
     };
     let mut records = Vec::new();
+    let rounds = plan.rounds.max(1);
     for &size in &opts.bulk_sizes {
         let label = size_label(size);
-        let raw = raw_ceiling(fx, size, plan).await?;
+        let modes = ["json", "sse"].map(|mode| {
+            let uri = format!("bench://{mode}/{size}");
+            let direct = Http {
+                client: Client::new(http.clone(), upstream.url.clone(), None)?,
+                op: Op::Read(uri.clone()),
+            };
+            let relayed = Http {
+                client: Client::new(http.clone(), tunnel.url(SERVER), Some(&fx.bearer()))?,
+                op: Op::Read(uri),
+            };
+            Ok::<_, crate::error::BenchError>((mode, Arc::new(direct), Arc::new(relayed)))
+        });
+        let modes = modes.into_iter().collect::<Result<Vec<_>>>()?;
+        // The bare quinn ceiling and both modes take turns round by round,
+        // so that a ratio compares runs made within seconds of each other.
+        let quinn = Arc::new(RawQuic::connect(fx, size).await?);
+        let mut streams = load::open_sessions(&quinn, 1, 1, plan.duration).await?;
+        if !plan.warmup.is_zero() {
+            (streams, _) = load::drive(&quinn, streams, Run::of(plan.warmup)).await;
+        }
+        let mut raw = Outcome::default();
+        let mut pairs = vec![Pair::default(); modes.len()];
+        for round in 0..rounds {
+            let slice = Plan {
+                duration: plan.duration / rounds,
+                rounds: 1,
+                warmup: if round == 0 {
+                    plan.warmup
+                } else {
+                    Duration::ZERO
+                },
+                only: plan.only,
+            };
+            let measured;
+            (streams, measured) = load::drive(&quinn, streams, Run::of(slice.duration)).await;
+            raw.merge(&measured);
+            for ((_, direct, relayed), pair) in modes.iter().zip(&mut pairs) {
+                pair.merge(&compare::alternate(direct, relayed, 1, slice).await?);
+            }
+        }
+        load::close_sessions(&quinn, streams).await;
+        if let Ok(quinn) = Arc::try_unwrap(quinn) {
+            quinn.close().await;
+        }
         let mut rec = mb_record("bulk", format!("bare quinn {label}"), &raw);
         rec.notes
             .push("one QUIC stream per transfer, link TLS and transport settings".into());
         records.push(rec);
-        for mode in ["json", "sse"] {
-            let uri = format!("bench://{mode}/{size}");
-            let direct = Arc::new(Http {
-                client: Client::new(http.clone(), upstream.url.clone(), None)?,
-                op: Op::Read(uri.clone()),
-            });
-            let relayed = Arc::new(Http {
-                client: Client::new(http.clone(), tunnel.url(SERVER), Some(&fx.bearer()))?,
-                op: Op::Read(uri),
-            });
-            let pair = compare::alternate(&direct, &relayed, 1, plan).await?;
+        for ((mode, _, _), pair) in modes.iter().zip(&pairs) {
             records.push(mb_record(
                 "bulk",
                 format!("direct {mode} {label}"),
@@ -85,17 +121,6 @@ async fn measure(
         }
     }
     Ok(records)
-}
-
-async fn raw_ceiling(fx: &Fixture, size: usize, plan: Plan) -> Result<Outcome> {
-    let raw = Arc::new(RawQuic::connect(fx, size).await?);
-    let sessions = load::open_sessions(&raw, 1, 1, plan.duration).await?;
-    let (sessions, _) = load::drive(&raw, sessions, Run::of(plan.warmup)).await;
-    let (_, outcome) = load::drive(&raw, sessions, Run::of(plan.duration)).await;
-    if let Ok(raw) = Arc::try_unwrap(raw) {
-        raw.close().await;
-    }
-    Ok(outcome)
 }
 
 fn mb_record(scenario: &str, case: String, o: &Outcome) -> Record {

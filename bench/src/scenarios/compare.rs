@@ -41,6 +41,14 @@ pub struct Pair {
     pub relayed: Outcome,
 }
 
+impl Pair {
+    /// Adds another run's outcomes (for rounds run separately).
+    pub fn merge(&mut self, other: &Pair) {
+        self.direct.merge(&other.direct);
+        self.relayed.merge(&other.relayed);
+    }
+}
+
 /// Sessions opened per batch while setting up.
 const OPEN_PARALLEL: usize = 32;
 /// Time allowed to open every session of one path.

@@ -11,8 +11,11 @@
 //! that a reused connection could not even send (the upstream had just
 //! closed it) is retried once on a new one.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -75,10 +78,14 @@ struct Inner {
     reaping: AtomicBool,
 }
 
-/// One connection: its request handle and the future that drives it.
+/// The future that drives one connection; it ends when the connection
+/// does and must not be polled after that.
+type Driver = http1::Connection<Io, ReqBody>;
+
+/// One connection: its request handle and its driver.
 struct Conn {
     send: http1::SendRequest<ReqBody>,
-    driver: http1::Connection<Io, ReqBody>,
+    driver: Driver,
 }
 
 impl Client {
@@ -120,9 +127,9 @@ impl Client {
     /// Sends `request` (origin-form URI, `Host` set) and returns the answer
     /// once its head is in. Dropping the future closes the connection.
     pub(super) async fn send(&self, request: Request<ReqBody>) -> Result<Response, ClientError> {
-        let (mut conn, reused) = self.checkout().await?;
+        let (conn, reused) = self.checkout().await?;
         let request = match conn.exchange(request).await {
-            Ok(head) => return Ok(self.response(head, conn)),
+            Ok((head, conn)) => return Ok(self.response(head, conn)),
             // Never sent: the upstream had closed the idle connection.
             Err(Exchange::NotSent(request)) if reused => request,
             Err(Exchange::NotSent(_)) => {
@@ -132,9 +139,9 @@ impl Client {
             }
             Err(Exchange::Failed(e)) => return Err(ClientError::Request(cause(&e))),
         };
-        let mut conn = self.dial().await?;
+        let conn = self.dial().await?;
         match conn.exchange(*request).await {
-            Ok(head) => Ok(self.response(head, conn)),
+            Ok((head, conn)) => Ok(self.response(head, conn)),
             Err(Exchange::NotSent(_)) => Err(ClientError::Request(
                 "connection closed before the request was sent".into(),
             )),
@@ -142,12 +149,12 @@ impl Client {
         }
     }
 
-    fn response(&self, answer: http::Response<Incoming>, conn: Conn) -> Response {
+    fn response(&self, answer: http::Response<Incoming>, conn: Option<Conn>) -> Response {
         let (head, body) = answer.into_parts();
         Response {
             head,
             body,
-            conn: Some(conn),
+            conn,
             pool: Arc::downgrade(&self.inner),
         }
     }
@@ -160,7 +167,7 @@ impl Client {
                 idle.pop()
             };
             let Some((mut conn, since)) = next else { break };
-            if since.elapsed() < IDLE_TIMEOUT && conn.ready().await {
+            if since.elapsed() < IDLE_TIMEOUT && conn.ready() {
                 return Ok((conn, true));
             }
         }
@@ -214,8 +221,16 @@ impl Inner {
     }
 
     fn prune(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+        let expired: Vec<_> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let (keep, expired) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+            *idle = keep;
+            expired
+        };
+        // Closed here, outside the lock.
+        drop(expired);
     }
 }
 
@@ -237,39 +252,56 @@ enum Exchange {
 }
 
 impl Conn {
-    /// Drives the connection until it can take a request; false if it
-    /// closed (the upstream ended it while idle).
-    async fn ready(&mut self) -> bool {
-        let Conn { send, driver } = self;
-        tokio::select! {
-            biased;
-            _ = driver => false,
-            ready = send.ready() => ready.is_ok(),
+    /// Whether an idle connection can take a request now: one poll of
+    /// each half, no waiting (a connection that is not idle, or that the
+    /// upstream closed, is not worth waiting for: a new one is dialled).
+    fn ready(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        if Pin::new(&mut self.driver).poll(&mut cx).is_ready() {
+            return false;
         }
+        matches!(self.send.poll_ready(&mut cx), Poll::Ready(Ok(())))
     }
 
-    /// Sends `request` and drives the connection until the answer's head.
+    /// Sends `request` and drives the connection until the answer's head;
+    /// the connection comes back unless it ended meanwhile.
     async fn exchange(
-        &mut self,
+        self,
         request: Request<ReqBody>,
-    ) -> Result<http::Response<Incoming>, Exchange> {
-        let Conn { send, driver } = self;
+    ) -> Result<(http::Response<Incoming>, Option<Conn>), Exchange> {
+        let Conn { mut send, driver } = self;
         let answer = send.try_send_request(request);
         tokio::pin!(answer);
-        let mut driving = true;
+        let mut driver = Some(driver);
         loop {
             tokio::select! {
                 biased;
-                // Its end fails the pending answer, which says why.
-                _ = &mut *driver, if driving => driving = false,
+                // Dropping an ended connection settles the pending answer:
+                // the request comes back if it was never written, else the
+                // answer fails with the cause.
+                () = drive(&mut driver), if driver.is_some() => driver = None,
                 answer = &mut answer => {
-                    return answer.map_err(|mut e| match e.take_message() {
-                        Some(request) => Exchange::NotSent(Box::new(request)),
-                        None => Exchange::Failed(e.into_error()),
-                    });
+                    return match answer {
+                        Ok(head) => Ok((head, driver.map(|driver| Conn { send, driver }))),
+                        Err(mut e) => Err(match e.take_message() {
+                            Some(request) => Exchange::NotSent(Box::new(request)),
+                            None => Exchange::Failed(e.into_error()),
+                        }),
+                    };
                 }
             }
         }
+    }
+}
+
+/// Polls the connection until it ends.
+async fn drive(driver: &mut Option<Driver>) {
+    match driver {
+        Some(driver) => {
+            // Its outcome reaches the request or body that needed it.
+            let _ = driver.await;
+        }
+        None => std::future::pending().await,
     }
 }
 

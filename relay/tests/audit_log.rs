@@ -1,80 +1,19 @@
-//! The audit log: line format, rotation, concurrency, backpressure, errors.
+//! The audit log: line format, concurrency, backpressure, errors (files,
+//! rotation and config: `audit_files.rs`).
+
+mod audit_support;
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use audit_support::*;
 use sallyport_relay::audit::{
-    AuditConfig, AuditCounters, AuditError, AuditEvent, AuditLog, AuditOptions, AuditRecord,
-    AuditSink, AuthMethod, Decision, TryRecordError,
+    AuditCounters, AuditEvent, AuditLog, AuditOptions, AuditRecord, AuditSink, Decision,
+    TryRecordError,
 };
-use sallyport_relay::auth::Principal;
 use serde_json::Value;
-
-const FIELDS: [&str; 20] = [
-    "time",
-    "event",
-    "relay",
-    "request_id",
-    "user",
-    "agent",
-    "groups",
-    "auth",
-    "session",
-    "server",
-    "connector",
-    "method",
-    "target",
-    "decision",
-    "rule",
-    "status",
-    "jsonrpc_error",
-    "latency_ms",
-    "bytes_in",
-    "bytes_out",
-];
-
-fn alice() -> Principal {
-    Principal {
-        subject: "alice@acme.com".into(),
-        groups: vec!["legal".into(), "staff".into()],
-        agent: Some("claude-desktop".into()),
-        method: sallyport_relay::auth::AuthMethod::ApiKey,
-    }
-}
-
-fn full_record(request_id: u64) -> AuditRecord {
-    AuditRecord::new(AuditEvent::McpRequest, "relay-1", request_id)
-        .with_principal(&alice(), AuthMethod::ApiKey)
-        .with_session("sealed-session-id-value")
-        .with_server("contracts")
-        .with_connector("spiffe://acme.internal/connector/legal-dc1")
-        .with_method("tools/call", Some("search_contracts".into()))
-        .with_decision(
-            Decision::Allow,
-            Some("legal-reader: contracts/search_*".into()),
-        )
-        .with_status(200, None)
-        .with_latency(Duration::from_micros(12_345))
-        .with_bytes(321, 4567)
-}
-
-fn lines(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).expect("audit file readable");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
-        .collect()
-}
-
-fn ids(path: &Path) -> Vec<u64> {
-    lines(path)
-        .iter()
-        .map(|v| v["request_id"].as_u64().expect("request_id"))
-        .collect()
-}
 
 #[tokio::test]
 async fn records_are_json_lines_with_every_field() {
@@ -168,47 +107,6 @@ async fn no_secret_can_reach_a_record() {
             .expect("ok")
             .contains("sp_")
     );
-}
-
-#[tokio::test]
-async fn rotation_keeps_keep_files_and_newest_records_are_current() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("audit.jsonl");
-    let max = 4096;
-    let log = AuditLog::file(&path, max, 3).expect("open");
-    for i in 0..200 {
-        log.record(full_record(i)).await;
-    }
-    log.close().await;
-
-    let rotated = |n: usize| dir.path().join(format!("audit.jsonl.{n}"));
-    for n in 1..=3 {
-        assert!(rotated(n).exists(), "audit.jsonl.{n}");
-    }
-    assert!(!rotated(4).exists(), "only `keep` rotated files");
-    let mut all = Vec::new();
-    for p in [rotated(3), rotated(2), rotated(1), path.clone()] {
-        let len = std::fs::metadata(&p).expect("exists").len();
-        assert!(len <= max, "{} is {len} bytes", p.display());
-        all.extend(ids(&p));
-    }
-    assert_eq!(all.last(), Some(&199), "newest record is in audit.jsonl");
-    let first = all[0];
-    assert!(first > 0, "the oldest files were deleted");
-    assert_eq!(all, (first..200).collect::<Vec<_>>(), "in order, no gap");
-}
-
-#[tokio::test]
-async fn rotation_with_keep_zero_keeps_only_the_current_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("audit.jsonl");
-    let log = AuditLog::file(&path, 2048, 0).expect("open");
-    for i in 0..50 {
-        log.record(full_record(i)).await;
-    }
-    log.close().await;
-    assert!(!dir.path().join("audit.jsonl.1").exists());
-    assert_eq!(ids(&path).last(), Some(&49));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,97 +314,6 @@ async fn write_errors_are_counted_and_the_log_recovers() {
         })
         .collect();
     assert_eq!(got, vec![2, 3]);
-}
-
-#[test]
-fn a_missing_directory_is_a_clear_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let missing = dir.path().join("nope");
-    let err = AuditLog::file(missing.join("audit.jsonl"), 1024, 1).expect_err("missing dir");
-    assert!(matches!(err, AuditError::MissingDirectory(_)), "{err:?}");
-    let msg = err.to_string();
-    assert!(
-        msg.contains("does not exist") && msg.contains(&*missing.to_string_lossy()),
-        "{msg}"
-    );
-    assert!(!missing.exists(), "the directory is not created");
-
-    let file = dir.path().join("plain");
-    std::fs::write(&file, b"x").expect("write");
-    let err = AuditLog::file(file.join("audit.jsonl"), 1024, 1).expect_err("not a dir");
-    assert!(matches!(err, AuditError::NotADirectory(_)), "{err:?}");
-
-    let err = AuditLog::file(dir.path(), 1024, 1).expect_err("a directory as the file");
-    assert!(matches!(err, AuditError::Open { .. }), "{err:?}");
-    assert!(err.to_string().contains("cannot open audit log"), "{err}");
-
-    let err = AuditLog::file(dir.path().join("a.jsonl"), 0, 1).expect_err("max_bytes 0");
-    assert!(matches!(err, AuditError::Invalid(_)), "{err:?}");
-    let err = AuditLog::file(dir.path().join("a.jsonl"), 1, 1_000_000).expect_err("keep");
-    assert!(matches!(err, AuditError::Invalid(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn the_file_is_private() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("audit.jsonl");
-    let log = AuditLog::file(&path, 1 << 20, 1).expect("open");
-    log.close().await;
-    let mode = std::fs::metadata(&path)
-        .expect("exists")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-
-    // A pre-existing world-readable file is tightened.
-    let loose = dir.path().join("loose.jsonl");
-    std::fs::write(&loose, b"").expect("write");
-    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    AuditLog::file(&loose, 1 << 20, 1)
-        .expect("open")
-        .close()
-        .await;
-    let mode = std::fs::metadata(&loose)
-        .expect("exists")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-}
-
-#[tokio::test]
-async fn config_resolves_paths_and_defaults() {
-    let cfg: AuditConfig = toml::from_str("path = \"logs/audit.jsonl\"").expect("parses");
-    let dir = tempfile::tempdir().expect("tempdir");
-    match cfg.sink(dir.path()) {
-        AuditSink::File {
-            path,
-            max_bytes,
-            keep,
-        } => {
-            assert_eq!(path, dir.path().join("logs/audit.jsonl"));
-            assert_eq!(max_bytes, 100 * 1024 * 1024);
-            assert_eq!(keep, 5);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
-        cfg.open(dir.path()),
-        Err(AuditError::MissingDirectory(_))
-    ));
-    std::fs::create_dir(dir.path().join("logs")).expect("mkdir");
-    cfg.open(dir.path()).expect("opens").close().await;
-    assert!(dir.path().join("logs/audit.jsonl").exists());
-
-    let stdout: AuditConfig = toml::from_str("").expect("parses");
-    assert!(matches!(stdout.sink(dir.path()), AuditSink::Stdout));
-    let bad = toml::from_str::<AuditConfig>("path = \"a\"\nrotate = 3");
-    assert!(bad.is_err(), "unknown keys are refused");
-    let set: AuditConfig =
-        toml::from_str("path = \"/var/log/a.jsonl\"\nmax_bytes = 10\nkeep = 2").expect("parses");
-    assert!(matches!(
-        set.sink(dir.path()),
-        AuditSink::File { max_bytes: 10, keep: 2, ref path } if path == Path::new("/var/log/a.jsonl")
-    ));
 }
 
 /// `cargo test -p sallyport-relay --release --test audit_log -- --ignored --nocapture`

@@ -185,6 +185,9 @@ fn chunked_json_upstream() -> axum::Router {
             };
             match request["method"].as_str() {
                 Some("initialize") => json(Body::from(INIT)),
+                Some("resources/read") if request["params"]["uri"] == "test://small" => {
+                    json(Body::from(SMALL))
+                }
                 Some("resources/read") => {
                     let broken = request["params"]["uri"] == "test://broken";
                     let pieces: Vec<_> = big_body()
@@ -213,6 +216,8 @@ fn chunked_json_upstream() -> axum::Router {
 }
 
 const BIG: usize = 300_000;
+const SMALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://small","text":"short"}]}}"#;
 
 fn big_body() -> Vec<u8> {
     let mut body =
@@ -235,8 +240,16 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     let s = common::raw::RawSession::open(&w.relay.mcp_url("chunked"), &w.alice.key).await;
     let read = |uri: &str| serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}});
 
+    // A short answer arrives with its head and goes out whole, with a
+    // length; a long one streams (chunked).
+    let resp = s.post(&read("test://small")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.content_length(), Some(SMALL.len() as u64));
+    assert_eq!(resp.bytes().await.expect("body"), SMALL.as_bytes());
+
     let resp = s.post(&read("test://big")).await;
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.content_length(), None, "streamed, not buffered");
     let got = resp.bytes().await.expect("the whole body");
     assert!(got == big_body(), "body altered ({} bytes)", got.len());
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
 use tracing::warn;
@@ -98,13 +98,32 @@ fn put_field(out: &mut BytesMut, name: &str, value: &[u8]) {
     out.put_u8(b'\n');
 }
 
-/// The body of a JSON response: chunks as they arrive; a failure aborts
-/// the body (the client sees a truncated response, never a hang).
-pub fn json_body(response: Response) -> Body {
-    let stream = futures_util::stream::unfold(Some(response), |state| async move {
-        let mut response = state?;
-        match response.next().await {
-            Ok(Some(Piece::Body(b))) => Some((Ok(b), Some(response))),
+/// The body of a JSON response. One that has fully arrived when its head
+/// is read (a short answer travels with its head) goes out whole, with a
+/// `Content-Length`; anything else streams as it arrives, and a failure
+/// aborts the body (the client sees a truncated response, never a hang).
+pub fn json_body(mut response: Response) -> Body {
+    let mut arrived = Vec::new();
+    let mut size = 0;
+    let pending = loop {
+        match response.next().now_or_never() {
+            Some(Ok(None)) => return whole(arrived),
+            Some(Ok(Some(Piece::Body(b)))) if size + b.len() <= WHOLE_UP_TO => {
+                size += b.len();
+                arrived.push(b);
+            }
+            None => break None,
+            Some(other) => break Some(other),
+        }
+    };
+    let rest = futures_util::stream::unfold(Some((response, pending)), |state| async move {
+        let (mut response, pending) = state?;
+        let next = match pending {
+            Some(next) => next,
+            None => response.next().await,
+        };
+        match next {
+            Ok(Some(Piece::Body(b))) => Some((Ok(b), Some((response, None)))),
             Ok(Some(Piece::Event(_))) => Some((Err(abort("event inside a JSON body")), None)),
             Ok(None) => None,
             Err(e) => {
@@ -113,7 +132,21 @@ pub fn json_body(response: Response) -> Body {
             }
         }
     });
-    Body::from_stream(stream)
+    Body::from_stream(futures_util::stream::iter(arrived.into_iter().map(Ok)).chain(rest))
+}
+
+/// A JSON answer at most this long that is already complete is sent whole.
+const WHOLE_UP_TO: usize = 64 * 1024;
+
+fn whole(mut parts: Vec<Bytes>) -> Body {
+    if parts.len() == 1 {
+        return Body::from(parts.remove(0));
+    }
+    let mut all = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for part in &parts {
+        all.extend_from_slice(part);
+    }
+    Body::from(all.freeze())
 }
 
 /// Which names of a list result the caller may see.

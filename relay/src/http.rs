@@ -9,6 +9,7 @@ mod guard;
 mod listener;
 mod mcp;
 mod metadata;
+mod relayed;
 mod sse;
 mod state;
 mod trail;

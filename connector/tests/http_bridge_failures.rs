@@ -245,3 +245,33 @@ async fn a_tls_failure_is_an_upstream_error() {
     let authority = url.trim_start_matches("https://").trim_end_matches("/mcp");
     assert!(error.message.contains(authority), "{}", error.message);
 }
+
+#[tokio::test]
+async fn a_garbled_answer_is_an_upstream_error() {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await;
+        let _ = socket.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
+        // Held open: the bridge must fail on what it got, not wait.
+        let _ = socket.read(&mut buf).await;
+    });
+    let bridge = bridge(&format!("http://{addr}/mcp"), &[], WAIT);
+    let error = handle(&bridge, request(Method::Post, "{}"))
+        .await
+        .expect_err("not HTTP");
+    assert_eq!(error.kind, StreamErrorKind::Upstream);
+    assert!(
+        error.message.contains("request failed"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains(&addr.to_string()),
+        "{}",
+        error.message
+    );
+}

@@ -22,6 +22,7 @@
 //! failures the link cannot see: an event stream that breaks midway.
 
 mod client;
+mod dial;
 mod request;
 mod response;
 mod scope;

@@ -177,12 +177,9 @@ impl Client {
     async fn dial(&self) -> Result<Conn, ClientError> {
         let inner = &self.inner;
         let open = async {
-            let tcp = match &inner.host {
-                Host::Domain(d) => TcpStream::connect((d.as_str(), inner.port)).await,
-                Host::Ipv4(ip) => TcpStream::connect((*ip, inner.port)).await,
-                Host::Ipv6(ip) => TcpStream::connect((*ip, inner.port)).await,
-            }
-            .map_err(|e| ClientError::Connect(e.to_string()))?;
+            let tcp = super::dial::connect(&inner.host, inner.port)
+                .await
+                .map_err(|e| ClientError::Connect(e.to_string()))?;
             tcp.set_nodelay(true)
                 .map_err(|e| ClientError::Connect(e.to_string()))?;
             let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);

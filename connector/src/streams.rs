@@ -178,26 +178,14 @@ async fn read_request(
 async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedError> {
     match reply {
         BridgeReply::Empty { status, session } => {
-            write
-                .send(DataFrame::ResponseHead(ResponseHead {
-                    status,
-                    kind: BodyKind::Empty,
-                    session,
-                }))
-                .await?;
+            write.send(head(status, BodyKind::Empty, session)).await?;
         }
         BridgeReply::Json {
             status,
             session,
             body,
         } => {
-            write
-                .feed(DataFrame::ResponseHead(ResponseHead {
-                    status,
-                    kind: BodyKind::Json,
-                    session,
-                }))
-                .await?;
+            write.feed(head(status, BodyKind::Json, session)).await?;
             feed_chunks(write, body).await?;
         }
         BridgeReply::JsonStream {
@@ -205,13 +193,7 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
             session,
             body,
         } => {
-            write
-                .feed(DataFrame::ResponseHead(ResponseHead {
-                    status,
-                    kind: BodyKind::Json,
-                    session,
-                }))
-                .await?;
+            write.feed(head(status, BodyKind::Json, session)).await?;
             if !relay_body(write, body).await? {
                 return Ok(());
             }
@@ -223,11 +205,7 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
             failure,
         } => {
             write
-                .send(DataFrame::ResponseHead(ResponseHead {
-                    status,
-                    kind: BodyKind::EventStream,
-                    session,
-                }))
+                .send(head(status, BodyKind::EventStream, session))
                 .await?;
             loop {
                 tokio::select! {
@@ -256,6 +234,15 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
     write.send(DataFrame::End).await?;
     let _ = write.get_mut().finish();
     Ok(())
+}
+
+/// The `ResponseHead` frame of a reply.
+fn head(status: u16, kind: BodyKind, session: Option<String>) -> DataFrame {
+    DataFrame::ResponseHead(ResponseHead {
+        status,
+        kind,
+        session,
+    })
 }
 
 /// Sends a streamed body as `Body` frames, flushing only when the next

@@ -20,7 +20,9 @@ impl RawSession {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
             "clientInfo": {"name": "raw", "version": "0"}}});
-        let resp = post_raw(&http, url, key, None, &init).await;
+        let resp = try_post_raw(&http, url, key, None, &init)
+            .await
+            .expect("send");
         assert!(resp.status().is_success(), "initialize: {}", resp.status());
         let session = resp.headers()["mcp-session-id"]
             .to_str()
@@ -48,18 +50,6 @@ impl RawSession {
     pub async fn try_post(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
         try_post_raw(&self.http, &self.url, &self.key, Some(&self.session), body).await
     }
-}
-
-async fn post_raw(
-    http: &reqwest::Client,
-    url: &str,
-    key: &str,
-    session: Option<&str>,
-    body: &Value,
-) -> reqwest::Response {
-    try_post_raw(http, url, key, session, body)
-        .await
-        .expect("send")
 }
 
 async fn try_post_raw(

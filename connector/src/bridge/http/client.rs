@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_util::either::Either;
+use tracing::debug;
 use url::{Host, Url};
 
 /// Idle connections kept per upstream.
@@ -131,7 +132,12 @@ impl Client {
         let request = match conn.exchange(request).await {
             Ok((head, conn)) => return Ok(self.response(head, conn)),
             // Never sent: the upstream had closed the idle connection.
-            Err(Exchange::NotSent(request)) if reused => request,
+            Err(Exchange::NotSent(request)) if reused => {
+                debug!(
+                    "upstream closed a kept-alive connection as the request went out; retrying on a new one"
+                );
+                request
+            }
             Err(Exchange::NotSent(_)) => {
                 return Err(ClientError::Request(
                     "connection closed before the request was sent".into(),
@@ -170,6 +176,7 @@ impl Client {
             if since.elapsed() < IDLE_TIMEOUT && conn.ready() {
                 return Ok((conn, true));
             }
+            debug!("idle upstream connection closed or expired; dropped");
         }
         Ok((self.dial().await?, false))
     }

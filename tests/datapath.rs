@@ -43,11 +43,7 @@ async fn tour(url: &str, key: &str) {
         .await
         .expect("count");
     assert!(text(&r).contains('3'), "{}", text(&r));
-    assert_eq!(
-        seen.lock().expect("lock").progress.len(),
-        3,
-        "progress notifications streamed"
-    );
+    assert_eq!(seen.progress(3).await, 3, "progress notifications streamed");
 
     let r = c
         .call_tool(call(
@@ -164,69 +160,6 @@ async fn stateless_era_and_fallback() {
     w.relay.proc.wait_msg("relayed", &[]);
 }
 
-/// An HTTP upstream whose `resources/read` answers are JSON without a
-/// length (chunked): `big` sends [`BIG`] bytes in 10 KB pieces, `broken`
-/// sends a first piece and then breaks the connection.
-fn chunked_json_upstream() -> axum::Router {
-    use axum::body::{Body, Bytes};
-    use axum::http::{Response, header};
-    use futures_util::StreamExt;
-    const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"chunked","version":"0"}}}"#;
-    axum::Router::new().route(
-        "/mcp",
-        axum::routing::post(|body: Bytes| async move {
-            let request: serde_json::Value = serde_json::from_slice(&body).expect("JSON request");
-            let json = |b: Body| {
-                Response::builder()
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .header("mcp-session-id", "chunked-1")
-                    .body(b)
-                    .expect("response")
-            };
-            match request["method"].as_str() {
-                Some("initialize") => json(Body::from(INIT)),
-                Some("resources/read") if request["params"]["uri"] == "test://small" => {
-                    json(Body::from(SMALL))
-                }
-                Some("resources/read") => {
-                    let broken = request["params"]["uri"] == "test://broken";
-                    let pieces: Vec<_> = big_body()
-                        .chunks(10_000)
-                        .enumerate()
-                        .map(|(i, piece)| match i {
-                            1 if broken => Err(std::io::Error::other("upstream crashed")),
-                            _ => Ok(Bytes::copy_from_slice(piece)),
-                        })
-                        .collect();
-                    // Each piece after a pause, so that hyper flushes the
-                    // head and the first piece before the break.
-                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
-                        tokio::task::yield_now().await;
-                        piece
-                    });
-                    json(Body::from_stream(stream))
-                }
-                _ => Response::builder()
-                    .status(202)
-                    .body(Body::empty())
-                    .expect("response"),
-            }
-        }),
-    )
-}
-
-const BIG: usize = 300_000;
-const SMALL: &str =
-    r#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://small","text":"short"}]}}"#;
-
-fn big_body() -> Vec<u8> {
-    let mut body =
-        br#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://big","text":""#.to_vec();
-    body.extend(b"0123456789abcdef".iter().cycle().take(BIG));
-    body.extend_from_slice(br#""}]}}"#);
-    body
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     use futures_util::StreamExt;
@@ -234,7 +167,7 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
         .await
         .expect("bind upstream");
     let addr = upstream.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(upstream, chunked_json_upstream()).await });
+    tokio::spawn(async move { axum::serve(upstream, common::upstream::chunked()).await });
     let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
     let w = world(&["chunked"], &servers, "");
     let s = common::raw::RawSession::open(&w.relay.mcp_url("chunked"), &w.alice.key).await;
@@ -244,14 +177,24 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     // length; a long one streams (chunked).
     let resp = s.post(&read("test://small")).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.content_length(), Some(SMALL.len() as u64));
-    assert_eq!(resp.bytes().await.expect("body"), SMALL.as_bytes());
+    assert_eq!(
+        resp.content_length(),
+        Some(common::upstream::SMALL.len() as u64)
+    );
+    assert_eq!(
+        resp.bytes().await.expect("body"),
+        common::upstream::SMALL.as_bytes()
+    );
 
     let resp = s.post(&read("test://big")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.content_length(), None, "streamed, not buffered");
     let got = resp.bytes().await.expect("the whole body");
-    assert!(got == big_body(), "body altered ({} bytes)", got.len());
+    assert!(
+        got == common::upstream::big_body(),
+        "body altered ({} bytes)",
+        got.len()
+    );
 
     // The break reaches the client as a failed response (before or after
     // the head, depending on when the relay learns of it), never as a
@@ -278,4 +221,47 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     assert!(got <= 10_000, "only the first piece was sent, got {got}");
     w.connector
         .wait_msg("body failed after the response started", &[]);
+
+    // A large event goes through in pieces and arrives whole, byte for
+    // byte; a break inside it aborts the client's stream instead of
+    // completing the event with part of its data.
+    let resp = s.post(&read("test://sse-big")).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.bytes().await.expect("the whole stream");
+    let mut expected = b"data: ".to_vec();
+    expected.extend(common::upstream::big_body());
+    expected.extend(b"\nid: 4\n\n");
+    assert!(text == expected, "event altered ({} bytes)", text.len());
+
+    // As above, the failure may reach the client before the head.
+    let mut got = Vec::new();
+    let failed = match s.try_post(&read("test://sse-broken")).await {
+        Err(_) => true,
+        Ok(resp) => {
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.bytes_stream();
+            loop {
+                match tokio::time::timeout(WAIT, body.next())
+                    .await
+                    .expect("no hang")
+                {
+                    Some(Ok(chunk)) => got.extend_from_slice(&chunk),
+                    Some(Err(_)) => break true,
+                    None => break false,
+                }
+            }
+        }
+    };
+    assert!(
+        failed,
+        "the broken stream ended cleanly after {} bytes",
+        got.len()
+    );
+    assert!(
+        !got.windows(2).any(|w| w == b"\n\n"),
+        "a partial event was completed"
+    );
+    w.relay
+        .proc
+        .wait_msg("relayed event stream failed inside an event", &[]);
 }

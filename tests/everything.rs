@@ -53,11 +53,7 @@ async fn reference_server_through_the_tunnel() {
         .await
         .expect("long running operation");
     assert!(!text(&r).is_empty());
-    assert_eq!(
-        seen.lock().expect("lock").progress.len(),
-        3,
-        "three progress notifications"
-    );
+    assert_eq!(seen.progress(3).await, 3, "three progress notifications");
 
     let r = c
         .call_tool(call(

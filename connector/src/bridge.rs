@@ -73,12 +73,30 @@ pub enum BridgeReply {
         /// Upstream session id to report, if any.
         session: Option<String>,
         /// The events, in order.
-        events: mpsc::Receiver<SseEvent>,
+        events: mpsc::Receiver<SseItem>,
         /// Set when the stream can fail after it started (an upstream
         /// connection breaking): the error arrives here before `events`
         /// closes, and the client gets an error instead of a quiet end.
         failure: Option<oneshot::Receiver<StreamError>>,
     },
+}
+
+/// What an event stream carries: events, and ahead of a large one, its
+/// data in pieces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseItem {
+    /// The next piece of the data of the event in progress (raw bytes of
+    /// its data lines joined with `\n`), sent ahead because the event is
+    /// large.
+    Data(Bytes),
+    /// A complete event; its `data` is the part not sent as pieces.
+    Event(SseEvent),
+}
+
+impl From<SseEvent> for SseItem {
+    fn from(event: SseEvent) -> Self {
+        SseItem::Event(event)
+    }
 }
 
 /// The chunks of a body that is relayed while it is read; polled by the

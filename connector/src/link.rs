@@ -176,7 +176,10 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
     let in_flight = TaskTracker::new();
     let streams = tokio::spawn(streams::accept(
         conn.clone(),
-        origin,
+        streams::Peer {
+            origin,
+            version: welcome.version,
+        },
         Arc::clone(&spec.bridges),
         in_flight.clone(),
     ));

@@ -9,18 +9,22 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use sallyport_protocol::body::{body_frame_head, event_frame_parts};
+use sallyport_protocol::body::{body_frame_head, event_data_frame_head, event_frame_parts};
 use sallyport_protocol::data::{
     BodyKind, DataFrame, RequestHead, ResponseHead, SseEvent, StreamError, StreamErrorKind,
 };
 use sallyport_protocol::framed::{DataCodec, FramedError};
+use sallyport_protocol::version::EVENT_DATA;
 use sallyport_protocol::{CloseCode, ServerName};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::bridge::{BodyStream, Bridge, BridgeReply, BridgeRequest, LinkTag, stream_error};
+use crate::bridge::{
+    BodyStream, Bridge, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
+};
 
 /// JSON bodies are sent in chunks of at most this size.
 const CHUNK: usize = 64 * 1024;
@@ -57,22 +61,31 @@ impl Bridges {
 
 type Write = FramedWrite<SendStream, DataCodec>;
 
+/// The link the streams arrive on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer {
+    /// Tags the link's requests for the bridges.
+    pub origin: LinkTag,
+    /// The protocol version agreed with the relay.
+    pub version: u16,
+}
+
 /// Serves the data streams the relay opens on `conn` until the link ends;
 /// each request runs as a task of `in_flight`.
 pub(crate) async fn accept(
     conn: Connection,
-    origin: LinkTag,
+    peer: Peer,
     bridges: Arc<Bridges>,
     in_flight: TaskTracker,
 ) {
     while let Ok((send, recv)) = conn.accept_bi().await {
         let bridges = Arc::clone(&bridges);
-        in_flight.spawn(serve(send, recv, origin, bridges));
+        in_flight.spawn(serve(send, recv, peer, bridges));
     }
-    bridges.link_closed(origin);
+    bridges.link_closed(peer.origin);
 }
 
-async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc<Bridges>) {
+async fn serve(send: SendStream, recv: RecvStream, peer: Peer, bridges: Arc<Bridges>) {
     let codec = DataCodec::new(bridges.max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut read = FramedRead::new(recv, codec);
@@ -101,7 +114,11 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
         };
         let cancel = CancellationToken::new();
         let _cancel_on_exit = cancel.clone().drop_guard();
-        let request = BridgeRequest { origin, head, body };
+        let request = BridgeRequest {
+            origin: peer.origin,
+            head,
+            body,
+        };
         let reply = tokio::select! {
             reply = bridge.handle(request, cancel.clone()) => reply,
             _ = write.get_ref().stopped() => {
@@ -112,7 +129,8 @@ async fn serve(send: SendStream, recv: RecvStream, origin: LinkTag, bridges: Arc
         match reply {
             Err(e) => fail(&mut write, e).await,
             Ok(reply) => {
-                if let Err(e) = send_reply(&mut write, reply).await {
+                let pieces = peer.version >= EVENT_DATA;
+                if let Err(e) = send_reply(&mut write, reply, pieces).await {
                     debug!(error = %e, "reply not delivered");
                     let _ = write
                         .get_mut()
@@ -175,7 +193,13 @@ async fn read_request(
     }
 }
 
-async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedError> {
+/// Sends `reply`; with `pieces` (protocol 2), an event's data sent ahead by
+/// the bridge goes ahead as `EventData` frames.
+async fn send_reply(
+    write: &mut Write,
+    reply: BridgeReply,
+    pieces: bool,
+) -> Result<(), FramedError> {
     match reply {
         BridgeReply::Empty { status, session } => {
             write.send(head(status, BodyKind::Empty, session)).await?;
@@ -201,33 +225,14 @@ async fn send_reply(write: &mut Write, reply: BridgeReply) -> Result<(), FramedE
         BridgeReply::Sse {
             status,
             session,
-            mut events,
+            events,
             failure,
         } => {
             write
                 .send(head(status, BodyKind::EventStream, session))
                 .await?;
-            loop {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Some(event) => send_event(write, event).await?,
-                        None => {
-                            // The events ended: because the stream did, or
-                            // because it broke (the error arrives first).
-                            if let Some(error) = failure.and_then(|mut f| f.try_recv().ok()) {
-                                warn!(error = %error.message, "event stream failed");
-                                write.send(DataFrame::Error(error)).await?;
-                                let _ = write.get_mut().finish();
-                                return Ok(());
-                            }
-                            break;
-                        }
-                    },
-                    _ = write.get_ref().stopped() => {
-                        debug!("relay closed the event stream");
-                        return Ok(());
-                    }
-                }
+            if !relay_events(write, events, failure, pieces).await? {
+                return Ok(());
             }
         }
     }
@@ -276,6 +281,56 @@ async fn relay_body(write: &mut Write, mut body: BodyStream) -> Result<bool, Fra
     }
 }
 
+/// Sends an event stream, flushing only when the next item is not ready
+/// yet. Without `pieces` (a protocol 1 relay), data pieces are joined to
+/// their event here. `Ok(false)` when the stream is already closed: it
+/// failed (its error was sent) or the relay stopped reading.
+async fn relay_events(
+    write: &mut Write,
+    mut events: mpsc::Receiver<SseItem>,
+    failure: Option<oneshot::Receiver<StreamError>>,
+    pieces: bool,
+) -> Result<bool, FramedError> {
+    let mut held = BytesMut::new();
+    loop {
+        let item = match events.recv().now_or_never() {
+            Some(item) => item,
+            None => {
+                write.flush().await?;
+                tokio::select! {
+                    item = events.recv() => item,
+                    _ = write.get_ref().stopped() => {
+                        debug!("relay closed the event stream");
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        match item {
+            Some(SseItem::Data(piece)) if pieces => feed_piece(write, piece).await?,
+            Some(SseItem::Data(piece)) => held.extend_from_slice(&piece),
+            Some(SseItem::Event(mut event)) => {
+                if !held.is_empty() {
+                    held.extend_from_slice(&event.data);
+                    event.data = std::mem::take(&mut held).freeze();
+                }
+                feed_event(write, event).await?;
+            }
+            None => {
+                // The events ended: because the stream did, or because it
+                // broke (the error arrives first).
+                if let Some(error) = failure.and_then(|mut f| f.try_recv().ok()) {
+                    warn!(error = %error.message, "event stream failed");
+                    write.send(DataFrame::Error(error)).await?;
+                    let _ = write.get_mut().finish();
+                    return Ok(false);
+                }
+                return Ok(true);
+            }
+        }
+    }
+}
+
 /// Queues `body` as `Body` frames of at most [`CHUNK`] bytes.
 async fn feed_chunks(write: &mut Write, mut body: Bytes) -> Result<(), FramedError> {
     while !body.is_empty() {
@@ -295,11 +350,20 @@ async fn feed_body(write: &mut Write, chunk: Bytes) -> Result<(), FramedError> {
     write_shared(write, &mut [head, chunk]).await
 }
 
-/// Sends one `Event` frame now; large data is not copied (see
+/// Queues one `EventData` frame; a large piece is not copied.
+async fn feed_piece(write: &mut Write, piece: Bytes) -> Result<(), FramedError> {
+    if piece.len() < SHARE_BODY_FROM {
+        return write.feed(DataFrame::EventData(piece)).await;
+    }
+    let head = event_data_frame_head(&write.encoder().0, piece.len())?;
+    write_shared(write, &mut [head, piece]).await
+}
+
+/// Queues one `Event` frame; large data is not copied (see
 /// [`write_shared`]).
-async fn send_event(write: &mut Write, event: SseEvent) -> Result<(), FramedError> {
+async fn feed_event(write: &mut Write, event: SseEvent) -> Result<(), FramedError> {
     if event.data.len() < SHARE_BODY_FROM {
-        return write.send(DataFrame::Event(event)).await;
+        return write.feed(DataFrame::Event(event)).await;
     }
     let (head, tail) = event_frame_parts(&write.encoder().0, &event)?;
     write_shared(write, &mut [head, event.data, tail]).await

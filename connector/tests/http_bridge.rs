@@ -103,6 +103,47 @@ async fn event_stream_is_relayed_live_and_in_order() {
 }
 
 #[tokio::test]
+async fn a_large_event_is_relayed_in_pieces_as_it_arrives() {
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let (url, _seen) = upstream(move |_| {
+        let rx = rx.lock().expect("lock").take().expect("called once");
+        async move { event_stream(rx) }
+    })
+    .await;
+    let bridge = bridge(&url, &[], WAIT);
+    let Ok(BridgeReply::Sse { mut events, .. }) =
+        handle(&bridge, request(Method::Post, "{}")).await
+    else {
+        panic!("expected an event stream");
+    };
+    let part = vec![b'x'; 100_000];
+    let mut start = b"id: 9\ndata: ".to_vec();
+    start.extend_from_slice(&part);
+    tx.send(Bytes::from(start)).await.expect("send");
+    // The first 100 kB go on before the rest of the event exists.
+    let first = timeout(WAIT, events.recv()).await.expect("a piece in time");
+    let Some(SseItem::Data(first)) = first else {
+        panic!("expected a data piece, got {first:?}");
+    };
+    assert!(first.iter().all(|b| *b == b'x'));
+    for _ in 0..2 {
+        tx.send(Bytes::from(part.clone())).await.expect("send");
+    }
+    tx.send(Bytes::from_static(b"yz\nevent: big\n\n"))
+        .await
+        .expect("send");
+    drop(tx);
+    let (rest, pieces) = next_event_pieces(&mut events).await.expect("the event");
+    assert!(pieces >= 1, "the rest came whole");
+    assert_eq!(rest.id.as_deref(), Some("9"));
+    assert_eq!(rest.event.as_deref(), Some("big"));
+    assert_eq!(first.len() + rest.data.len(), 300_002);
+    assert!(rest.data.ends_with(b"xyz"));
+    assert_eq!(next_event(&mut events).await, None);
+}
+
+#[tokio::test]
 async fn credentials_and_mcp_headers_reach_upstream_but_nothing_of_the_caller() {
     let (url, mut seen) = upstream(|_| async { reply(202, None, None, Body::empty()) }).await;
     let configured = [

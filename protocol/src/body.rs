@@ -1,14 +1,15 @@
-//! `Body` and `Event` frames without copying their payload.
+//! `Body`, `EventData` and `Event` frames without copying their payload.
 //!
 //! A JSON response body crosses the link as [`DataFrame::Body`] chunks of
-//! up to 64 KiB, an SSE event as one [`DataFrame::Event`]. Encoding one
+//! up to 64 KiB, an SSE event as one [`DataFrame::Event`] (its data
+//! possibly sent ahead in [`DataFrame::EventData`] pieces). Encoding one
 //! through serde copies the payload into the frame buffer, and decoding
 //! copies it out again. These functions produce and consume the very same
-//! bytes while leaving the payload where it is: [`body_frame_head`] and
-//! [`event_frame_parts`] give what to send around the payload, and
-//! [`decode_data_frame`] hands back a `Body`'s payload or an `Event`'s data
-//! as a slice of the receive buffer. Any other frame goes through the
-//! generic codec.
+//! bytes while leaving the payload where it is: [`body_frame_head`],
+//! [`event_data_frame_head`] and [`event_frame_parts`] give what to send
+//! around the payload, and [`decode_data_frame`] hands back a `Body`'s or
+//! `EventData`'s payload or an `Event`'s data as a slice of the receive
+//! buffer. Any other frame goes through the generic codec.
 
 use std::sync::OnceLock;
 
@@ -33,6 +34,12 @@ fn body_tag() -> &'static [u8] {
     static TAG: OnceLock<Vec<u8>> = OnceLock::new();
     // An empty body: the tag, then the length 0.
     TAG.get_or_init(|| tag_of(&DataFrame::Body(Bytes::new()), 1))
+}
+
+/// The encoded variant tag of `DataFrame::EventData`.
+fn event_data_tag() -> &'static [u8] {
+    static TAG: OnceLock<Vec<u8>> = OnceLock::new();
+    TAG.get_or_init(|| tag_of(&DataFrame::EventData(Bytes::new()), 1))
 }
 
 /// The encoded variant tag of `DataFrame::Event`.
@@ -98,7 +105,23 @@ pub fn event_frame_parts(
 /// `len` bytes: sending these and then the payload gives exactly what
 /// [`FrameCodec::encode`] gives for `DataFrame::Body(payload)`.
 pub fn body_frame_head(codec: &FrameCodec<DataFrame>, len: usize) -> Result<Bytes, EncodeError> {
-    let tag = body_tag();
+    bytes_frame_head(codec, body_tag(), len)
+}
+
+/// Like [`body_frame_head`], for a `DataFrame::EventData` piece.
+pub fn event_data_frame_head(
+    codec: &FrameCodec<DataFrame>,
+    len: usize,
+) -> Result<Bytes, EncodeError> {
+    bytes_frame_head(codec, event_data_tag(), len)
+}
+
+/// The prefix, `tag` and length varint of a frame holding one `Bytes`.
+fn bytes_frame_head(
+    codec: &FrameCodec<DataFrame>,
+    tag: &[u8],
+    len: usize,
+) -> Result<Bytes, EncodeError> {
     let (varint, used) = varint(len)?;
     let prefix = prefix(codec, tag.len() + used + len)?;
     let mut head = BytesMut::with_capacity(PREFIX_LEN + tag.len() + used);
@@ -108,15 +131,19 @@ pub fn body_frame_head(codec: &FrameCodec<DataFrame>, len: usize) -> Result<Byte
     Ok(head.freeze())
 }
 
-/// Like [`FrameCodec::decode`], but a `Body` frame's payload is a slice of
-/// `src`'s buffer rather than a copy.
+/// Like [`FrameCodec::decode`], but the payload of a `Body`, `EventData` or
+/// `Event` frame is a slice of `src`'s buffer rather than a copy.
 pub fn decode_data_frame(
     codec: &FrameCodec<DataFrame>,
     src: &mut BytesMut,
 ) -> Result<Option<DataFrame>, DecodeError> {
-    if let Some(head) = body_head_len(codec, src) {
+    if let Some(head) = bytes_head_len(codec, src, body_tag()) {
         let frame = take_frame(src);
         return Ok(Some(DataFrame::Body(frame.slice(head..))));
+    }
+    if let Some(head) = bytes_head_len(codec, src, event_data_tag()) {
+        let frame = take_frame(src);
+        return Ok(Some(DataFrame::EventData(frame.slice(head..))));
     }
     if let Some(parts) = event_parts(codec, src) {
         let frame = take_frame(src);
@@ -182,12 +209,12 @@ fn event_parts(codec: &FrameCodec<DataFrame>, src: &[u8]) -> Option<EventParts> 
     })
 }
 
-/// When `src` starts with a whole, well-formed `Body` frame: the length of
-/// its head (tag and length varint) after the prefix.
-fn body_head_len(codec: &FrameCodec<DataFrame>, src: &[u8]) -> Option<usize> {
+/// When `src` starts with a whole, well-formed frame of one `Bytes` whose
+/// variant is `tag` (`Body`, `EventData`): the length of its head (tag and
+/// length varint) after the prefix.
+fn bytes_head_len(codec: &FrameCodec<DataFrame>, src: &[u8], tag: &[u8]) -> Option<usize> {
     let frame = whole_frame(codec, src)?;
     let frame_len = frame.len();
-    let tag = body_tag();
     let rest = frame.strip_prefix(tag)?;
     let (len, used) = bincode::serde::decode_from_slice::<u64, _>(rest, config()).ok()?;
     let head = tag.len() + used;
@@ -207,14 +234,36 @@ mod tests {
     fn head_plus_payload_is_the_generic_encoding() {
         for len in [0, 1, 250, 251, 252, 4096, 65_535, 65_536, 70_000, 1 << 20] {
             let payload = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>());
-            let generic = codec()
-                .encode_to_bytes(&DataFrame::Body(payload.clone()))
-                .expect("encode");
-            let head = body_frame_head(&codec(), len).expect("head");
-            let mut ours = head.to_vec();
-            ours.extend_from_slice(&payload);
-            assert_eq!(ours, generic.to_vec(), "length {len}");
+            type Head = fn(&FrameCodec<DataFrame>, usize) -> Result<Bytes, EncodeError>;
+            let frames: [(DataFrame, Head); 2] = [
+                (DataFrame::Body(payload.clone()), body_frame_head),
+                (DataFrame::EventData(payload.clone()), event_data_frame_head),
+            ];
+            for (frame, head) in frames {
+                let generic = codec().encode_to_bytes(&frame).expect("encode");
+                let mut ours = head(&codec(), len).expect("head").to_vec();
+                ours.extend_from_slice(&payload);
+                assert_eq!(ours, generic.to_vec(), "length {len}");
+            }
         }
+    }
+
+    #[test]
+    fn an_event_data_piece_decodes_as_a_slice_of_the_buffer() {
+        let payload = Bytes::from(vec![9u8; 70_000]);
+        let wire = codec()
+            .encode_to_bytes(&DataFrame::EventData(payload.clone()))
+            .expect("encode");
+        let mut src = BytesMut::from(&wire[..]);
+        let base = src.as_ptr() as usize;
+        let Some(DataFrame::EventData(got)) =
+            decode_data_frame(&codec(), &mut src).expect("decode")
+        else {
+            panic!("not an event data piece");
+        };
+        assert_eq!(got, payload);
+        assert!(got.as_ptr() as usize - base < 16, "not a copy");
+        assert!(src.is_empty());
     }
 
     #[test]

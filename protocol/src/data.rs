@@ -10,6 +10,10 @@
 //!   |  <--  End  or  Error {kind, message}          |
 //! ```
 //!
+//! From protocol version 2 on, an event's data may go ahead of it in
+//! [`DataFrame::EventData`] pieces, so that neither end holds a large
+//! event whole.
+//!
 //! MCP JSON travels as opaque bytes and is never re-encoded.
 
 use bytes::Bytes;
@@ -36,6 +40,12 @@ pub enum DataFrame {
     End,
     /// Either way: the stream failed; no more frames follow.
     Error(StreamError),
+    /// Connector → relay, protocol version 2 and later: the next piece of
+    /// the data of the event being sent. The [`DataFrame::Event`] that
+    /// follows the pieces completes the event: its data is the rest of
+    /// the data (appended to the pieces), and it carries the other fields.
+    /// Pieces are raw bytes of the joined data (lines joined with `\n`).
+    EventData(Bytes),
 }
 
 /// The HTTP method of the client's request.

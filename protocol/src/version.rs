@@ -9,9 +9,15 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks best.
-pub const CURRENT: u16 = 1;
+///
+/// - 1: the first version.
+/// - 2: adds [`crate::data::DataFrame::EventData`] (an event's data sent
+///   ahead in pieces); a connector sends it only on links that agreed on 2.
+pub const CURRENT: u16 = 2;
 /// The oldest protocol version this build still speaks.
 pub const MIN_SUPPORTED: u16 = 1;
+/// The first version with [`crate::data::DataFrame::EventData`].
+pub const EVENT_DATA: u16 = 2;
 /// The magic bytes that start every control stream.
 pub const MAGIC: [u8; 4] = *b"SPLY";
 

@@ -51,7 +51,9 @@ pub struct Response {
 pub enum Piece {
     /// A chunk of a JSON body.
     Body(Bytes),
-    /// One server-sent event.
+    /// The next piece of the data of the event that follows (protocol 2).
+    EventData(Bytes),
+    /// One server-sent event; with pieces before it, the rest of its data.
     Event(sallyport_protocol::data::SseEvent),
 }
 
@@ -64,6 +66,7 @@ impl Response {
         let frame = self.frames.next().await;
         match frame {
             Some(Ok(DataFrame::Body(b))) => Ok(Some(Piece::Body(b))),
+            Some(Ok(DataFrame::EventData(b))) => Ok(Some(Piece::EventData(b))),
             Some(Ok(DataFrame::Event(e))) => Ok(Some(Piece::Event(e))),
             Some(Ok(DataFrame::End)) => {
                 self.done = true;
@@ -92,6 +95,12 @@ impl Response {
 }
 
 impl Response {
+    /// The largest frame the link accepts: the bound on anything the relay
+    /// must hold whole.
+    pub fn max_frame(&self) -> usize {
+        self.frames.decoder().0.max_len()
+    }
+
     /// Reads a bodiless response to its end, so the stream closes cleanly
     /// instead of being reset as cancelled.
     pub async fn finish(mut self) {

@@ -2,7 +2,7 @@
 //! over Streamable HTTP, with a bearer token, answering sampling requests
 //! and recording progress notifications.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LockResult, Mutex, MutexGuard};
 
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
@@ -22,10 +22,39 @@ pub struct Seen {
     pub sampling: Vec<String>,
 }
 
+/// What the client observed, and a signal for each change: the SDK may
+/// handle a notification after the result that followed it on the wire.
+#[derive(Debug, Default)]
+pub struct Observed {
+    seen: Mutex<Seen>,
+    changed: tokio::sync::Notify,
+}
+
+impl Observed {
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, Seen>> {
+        self.seen.lock()
+    }
+
+    /// The number of progress notifications once there are `n` of them,
+    /// or however many arrived within [`super::WAIT`].
+    pub async fn progress(&self, n: usize) -> usize {
+        let deadline = tokio::time::Instant::now() + super::WAIT;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let count = self.lock().expect("lock").progress.len();
+            if count >= n || tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.lock().expect("lock").progress.len();
+            }
+        }
+    }
+}
+
 /// The test client's handler.
 #[derive(Clone, Default)]
 pub struct TestClient {
-    pub seen: Arc<Mutex<Seen>>,
+    pub seen: Arc<Observed>,
 }
 
 impl ClientHandler for TestClient {
@@ -68,6 +97,7 @@ impl ClientHandler for TestClient {
             .expect("lock")
             .progress
             .push((params.progress, params.total));
+        self.seen.changed.notify_waiters();
     }
 }
 
@@ -84,7 +114,7 @@ fn transport(url: &str, token: &str) -> StreamableHttpClientTransport<reqwest::C
 }
 
 /// Connects in the session era (`initialize`).
-pub async fn connect(url: &str, token: &str) -> (Client, Arc<Mutex<Seen>>) {
+pub async fn connect(url: &str, token: &str) -> (Client, Arc<Observed>) {
     let handler = TestClient::default();
     let seen = Arc::clone(&handler.seen);
     let client = handler
@@ -99,7 +129,7 @@ pub async fn connect_with(
     url: &str,
     token: &str,
     mode: ClientLifecycleMode,
-) -> (Client, Arc<Mutex<Seen>>) {
+) -> (Client, Arc<Observed>) {
     let handler = TestClient::default();
     let seen = Arc::clone(&handler.seen);
     let client = handler

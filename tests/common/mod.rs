@@ -18,6 +18,7 @@ pub mod client;
 pub mod procs;
 pub mod raw;
 pub mod setup;
+pub mod upstream;
 
 #[allow(
     unused_imports,

@@ -45,7 +45,9 @@ use sallyport_protocol::data::{Method, SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::bridge::{Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, stream_error};
+use crate::bridge::{
+    Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
+};
 use crate::config::Limits;
 use envelope::{Envelope, Kind};
 use sessions::Sessions;
@@ -263,11 +265,11 @@ fn log_head(text: &str) -> &str {
 }
 
 /// An SSE event carrying one JSON-RPC message.
-fn event(data: Bytes) -> SseEvent {
-    SseEvent {
+fn event(data: Bytes) -> SseItem {
+    SseItem::Event(SseEvent {
         data,
         ..SseEvent::default()
-    }
+    })
 }
 
 /// Queues `line` for a child's stdin, waiting at most `timeout` for room.

@@ -21,7 +21,7 @@ pub use axum::routing::any;
 pub use bytes::Bytes;
 pub use futures_util::StreamExt;
 pub use sallyport_connector::bridge::http::HttpBridge;
-pub use sallyport_connector::bridge::{BodyStream, Bridge, BridgeReply, BridgeRequest};
+pub use sallyport_connector::bridge::{BodyStream, Bridge, BridgeReply, BridgeRequest, SseItem};
 pub use sallyport_connector::config::Limits;
 pub use sallyport_protocol::ServerName;
 pub use sallyport_protocol::data::StreamErrorKind;
@@ -165,8 +165,33 @@ pub async fn handle(
         .expect("bridge answered in time")
 }
 
-pub async fn next_event(events: &mut mpsc::Receiver<SseEvent>) -> Option<SseEvent> {
-    timeout(WAIT, events.recv()).await.expect("event in time")
+/// The next event, its data pieces joined back on.
+pub async fn next_event(events: &mut mpsc::Receiver<SseItem>) -> Option<SseEvent> {
+    next_event_pieces(events).await.map(|(event, _)| event)
+}
+
+/// The next event, its data pieces joined back on, and how many pieces
+/// went ahead of it. `None` at the end of the stream; the stream must not
+/// end inside an event.
+pub async fn next_event_pieces(events: &mut mpsc::Receiver<SseItem>) -> Option<(SseEvent, usize)> {
+    let mut pieces = Vec::new();
+    loop {
+        match timeout(WAIT, events.recv()).await.expect("event in time") {
+            Some(SseItem::Data(piece)) => pieces.push(piece),
+            Some(SseItem::Event(mut event)) => {
+                let count = pieces.len();
+                if count > 0 {
+                    pieces.push(event.data);
+                    event.data = Bytes::from(pieces.concat());
+                }
+                return Some((event, count));
+            }
+            None => {
+                assert!(pieces.is_empty(), "the stream ended inside an event");
+                return None;
+            }
+        }
+    }
 }
 
 pub async fn next_seen(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {

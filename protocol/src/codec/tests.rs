@@ -84,6 +84,7 @@ fn all_data_frames() -> Vec<DataFrame> {
             kind: StreamErrorKind::Upstream,
             message: "server exited".into(),
         }),
+        DataFrame::EventData(Bytes::from_static(b"{\"partial\":")),
     ]
 }
 
@@ -129,6 +130,18 @@ fn golden_bytes() {
         4, b'w', b'i', b'k', b'i', 1, // wiki, http
     ];
     assert_eq!(&bytes[..], expected);
+
+    // Protocol 2's frame is appended: the frames of version 1 keep their tags.
+    let d = FrameCodec::<DataFrame>::default();
+    let piece = DataFrame::EventData(Bytes::from_static(b"ab"));
+    assert_eq!(
+        &d.encode_to_bytes(&piece).expect("encodes")[..],
+        &[0, 0, 0, 4, 7, 2, b'a', b'b']
+    );
+    assert_eq!(
+        &d.encode_to_bytes(&DataFrame::End).expect("encodes")[..],
+        &[0, 0, 0, 1, 5]
+    );
 }
 
 #[test]

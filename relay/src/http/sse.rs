@@ -1,11 +1,13 @@
 //! Turns a relayed response into an HTTP body: JSON chunks as they come,
 //! or `text/event-stream` events with keep-alive comments, ending with a
-//! JSON-RPC error event if the link fails mid-stream.
+//! JSON-RPC error event if the link fails between events.
+
+mod encode;
 
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
@@ -14,89 +16,10 @@ use tracing::warn;
 use crate::filter::{self, Filtered, ListKind};
 use crate::forward::{ForwardError, Piece, Response};
 use crate::http::error::{UNAVAILABLE, jsonrpc_error};
+use encode::{Encoded, encode, encode_end, encode_piece};
 
 /// Idle SSE streams get a comment this often, so proxies keep them open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
-
-/// Single-line data at least this long is sent as its own chunk rather
-/// than copied behind its field name.
-const SHARE_DATA_FROM: usize = 4096;
-
-/// One encoded event: the field lines, and for long single-line data the
-/// data itself (shared, not copied) and the line endings after it.
-#[derive(Debug)]
-pub struct Encoded([Option<Bytes>; 3]);
-
-impl Encoded {
-    /// The chunks to send, in order.
-    pub fn chunks(self) -> impl Iterator<Item = Bytes> {
-        self.0.into_iter().flatten()
-    }
-
-    /// The whole event in one buffer (tests, small events).
-    pub fn to_bytes(&self) -> Bytes {
-        match &self.0 {
-            [Some(only), None, None] => only.clone(),
-            parts => {
-                let mut out = BytesMut::new();
-                for part in parts.iter().flatten() {
-                    out.extend_from_slice(part);
-                }
-                out.freeze()
-            }
-        }
-    }
-}
-
-impl From<Bytes> for Encoded {
-    fn from(b: Bytes) -> Self {
-        Encoded([Some(b), None, None])
-    }
-}
-
-/// Encodes one event in `text/event-stream` syntax.
-pub fn encode(event: &SseEvent) -> Encoded {
-    let data = &event.data;
-    let share = data.len() >= SHARE_DATA_FROM && memchr::memchr2(b'\n', b'\r', data).is_none();
-    let mut out = BytesMut::with_capacity(if share { 64 } else { data.len() + 32 });
-    if let Some(id) = &event.id {
-        put_field(&mut out, "id", id.as_bytes());
-    }
-    if let Some(name) = &event.event {
-        put_field(&mut out, "event", name.as_bytes());
-    }
-    if let Some(retry) = event.retry {
-        put_field(&mut out, "retry", retry.to_string().as_bytes());
-    }
-    if share {
-        out.put_slice(b"data: ");
-        let tail = Bytes::from_static(b"\n\n");
-        return Encoded([Some(out.freeze()), Some(data.clone()), Some(tail)]);
-    }
-    if data.is_empty() {
-        out.put_slice(b"data: \n");
-    }
-    for line in data.split(|b| *b == b'\n') {
-        if !line.is_empty() || !data.is_empty() {
-            put_field(&mut out, "data", line.strip_suffix(b"\r").unwrap_or(line));
-        }
-    }
-    out.put_u8(b'\n');
-    out.freeze().into()
-}
-
-fn put_field(out: &mut BytesMut, name: &str, value: &[u8]) {
-    // Field values cannot hold line breaks; strip any a peer smuggled in.
-    out.put_slice(name.as_bytes());
-    out.put_slice(b": ");
-    if memchr::memchr2(b'\n', b'\r', value).is_some() {
-        out.extend(value.iter().filter(|b| **b != b'\n' && **b != b'\r'));
-    } else {
-        // The common case: one copy of the whole value.
-        out.put_slice(value);
-    }
-    out.put_u8(b'\n');
-}
 
 /// The body of a JSON response. One that has fully arrived when its head
 /// is read (a short answer travels with its head) goes out whole, with a
@@ -124,7 +47,9 @@ pub fn json_body(mut response: Response) -> Body {
         };
         match next {
             Ok(Some(Piece::Body(b))) => Some((Ok(b), Some((response, None)))),
-            Ok(Some(Piece::Event(_))) => Some((Err(abort("event inside a JSON body")), None)),
+            Ok(Some(Piece::Event(_) | Piece::EventData(_))) => {
+                Some((Err(abort("event inside a JSON body")), None))
+            }
             Ok(None) => None,
             Err(e) => {
                 warn!(error = %e, "relayed JSON response failed");
@@ -192,7 +117,9 @@ pub fn filtered_json_body(response: Response, filter: ListFilter) -> Body {
         loop {
             match response.next().await {
                 Ok(Some(Piece::Body(b))) => whole.extend_from_slice(&b),
-                Ok(Some(Piece::Event(_))) => return Err(abort("event inside a JSON body")),
+                Ok(Some(Piece::Event(_) | Piece::EventData(_))) => {
+                    return Err(abort("event inside a JSON body"));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     warn!(error = %e, "relayed JSON response failed");
@@ -208,64 +135,37 @@ pub fn filtered_json_body(response: Response, filter: ListFilter) -> Body {
     Body::from_stream(stream)
 }
 
-/// The body of an SSE response. If the stream fails and `request_id` is
-/// known, a final event carries a JSON-RPC error for it. With `filter`,
-/// list results in the stream are filtered.
+/// The body of an SSE response. If the stream fails between events and
+/// `request_id` is known, a final event carries a JSON-RPC error for it;
+/// if it fails inside an event whose data is partly written, the body is
+/// aborted (an event is never completed with part of its data). With
+/// `filter`, list results in the stream are filtered: an event's data
+/// pieces are then held (up to the link's frame limit) and filtered whole.
 pub fn sse_body(
     response: Response,
     request_id: Option<Box<RawValue>>,
     filter: Option<ListFilter>,
 ) -> Body {
-    struct State {
-        response: Response,
-        request_id: Option<Box<RawValue>>,
-        filter: Option<ListFilter>,
-    }
     let stream = futures_util::stream::unfold(
-        Some(State {
+        Some(Events {
+            held_limit: response.max_frame(),
             response,
             request_id,
             filter,
+            open: false,
+            held: BytesMut::new(),
         }),
         |state| async move {
             let mut s = state?;
-            let next = tokio::select! {
-                next = s.response.next() => next,
-                () = tokio::time::sleep(KEEPALIVE) => {
-                    return Some((Ok::<Encoded, std::io::Error>(Bytes::from_static(b": keep-alive\n\n").into()), Some(s)));
-                }
-            };
-            match next {
-                Ok(Some(Piece::Event(mut e))) => {
-                    if let Some(f) = &s.filter {
-                        match f.apply(e.data.clone()) {
-                            Ok(data) => e.data = data,
-                            Err(err) => {
-                                warn!(error = %err, "list result withheld: it could not be filtered");
-                                let fail =
-                                    ForwardError::Link(format!("unreadable list result: {err}"));
-                                return Some((
-                                    Ok(failure_event(&fail, s.request_id.as_deref()).into()),
-                                    None,
-                                ));
-                            }
-                        }
-                    }
-                    Some((Ok(encode(&e)), Some(s)))
-                }
-                Ok(Some(Piece::Body(b))) => Some((
-                    Ok(encode(&SseEvent {
-                        data: b,
-                        ..Default::default()
-                    })),
-                    Some(s),
-                )),
-                Ok(None) => None,
-                Err(e) => Some((Ok(failure_event(&e, s.request_id.as_deref()).into()), None)),
+            match s.step().await {
+                Step::Send(encoded) => Some((Ok(encoded), Some(s))),
+                Step::Last(encoded) => Some((Ok(encoded), None)),
+                Step::Abort(e) => Some((Err(e), None)),
+                Step::End => None,
             }
         },
     )
-    .flat_map(|item| {
+    .flat_map(|item: Result<Encoded, std::io::Error>| {
         let (encoded, failed) = match item {
             Ok(encoded) => (Some(encoded), None),
             Err(e) => (None, Some(e)),
@@ -274,6 +174,115 @@ pub fn sse_body(
         futures_util::stream::iter(chunks.chain(failed.map(Err)))
     });
     Body::from_stream(stream)
+}
+
+/// An event stream being relayed.
+struct Events {
+    response: Response,
+    request_id: Option<Box<RawValue>>,
+    filter: Option<ListFilter>,
+    /// Part of an event's data has been written to the client.
+    open: bool,
+    /// Data pieces of an event to filter, and their bound.
+    held: BytesMut,
+    held_limit: usize,
+}
+
+/// What to do next with the client's body.
+enum Step {
+    /// Send this and go on.
+    Send(Encoded),
+    /// Send this and end the body.
+    Last(Encoded),
+    /// Abort the body: the client must not take what it got as complete.
+    Abort(std::io::Error),
+    /// The stream ended cleanly.
+    End,
+}
+
+impl Events {
+    async fn step(&mut self) -> Step {
+        let next = if self.open {
+            // No keep-alive comment inside an event: it would end it.
+            self.response.next().await
+        } else {
+            tokio::select! {
+                next = self.response.next() => next,
+                () = tokio::time::sleep(KEEPALIVE) => {
+                    return Step::Send(Bytes::from_static(b": keep-alive\n\n").into());
+                }
+            }
+        };
+        match next {
+            Ok(Some(Piece::EventData(piece))) => self.piece(piece),
+            Ok(Some(Piece::Event(event))) => self.event(event),
+            Ok(Some(Piece::Body(_))) if self.open || !self.held.is_empty() => {
+                self.abort("a body chunk inside an event")
+            }
+            Ok(Some(Piece::Body(data))) => Step::Send(encode(&SseEvent {
+                data,
+                ..Default::default()
+            })),
+            Ok(None) if self.open || !self.held.is_empty() => {
+                self.abort("the stream ended inside an event")
+            }
+            Ok(None) => Step::End,
+            Err(e) if self.open => self.abort(&e.to_string()),
+            Err(e) => Step::Last(failure_event(&e, self.request_id.as_deref()).into()),
+        }
+    }
+
+    fn piece(&mut self, piece: Bytes) -> Step {
+        if self.filter.is_none() {
+            let first = !self.open;
+            self.open = true;
+            return Step::Send(encode_piece(&piece, first));
+        }
+        if self.held.len() + piece.len() > self.held_limit {
+            let limit = self.held_limit;
+            return self.withhold(&format!("an event over {limit} bytes"));
+        }
+        self.held.extend_from_slice(&piece);
+        // Nothing to send yet: wait for the rest of the event.
+        Step::Send(Encoded::default())
+    }
+
+    fn event(&mut self, mut event: SseEvent) -> Step {
+        if self.open {
+            self.open = false;
+            return Step::Send(encode_end(&event));
+        }
+        let Some(filter) = &self.filter else {
+            return Step::Send(encode(&event));
+        };
+        if !self.held.is_empty() {
+            if self.held.len() + event.data.len() > self.held_limit {
+                let limit = self.held_limit;
+                return self.withhold(&format!("an event over {limit} bytes"));
+            }
+            self.held.extend_from_slice(&event.data);
+            event.data = std::mem::take(&mut self.held).freeze();
+        }
+        match filter.apply(event.data.clone()) {
+            Ok(data) => {
+                event.data = data;
+                Step::Send(encode(&event))
+            }
+            Err(err) => self.withhold(&err.to_string()),
+        }
+    }
+
+    /// A list result that cannot be filtered is not forwarded.
+    fn withhold(&mut self, why: &str) -> Step {
+        warn!(error = %why, "list result withheld: it could not be filtered");
+        let fail = ForwardError::Link(format!("unreadable list result: {why}"));
+        Step::Last(failure_event(&fail, self.request_id.as_deref()).into())
+    }
+
+    fn abort(&mut self, why: &str) -> Step {
+        warn!(error = %why, "relayed event stream failed inside an event");
+        Step::Abort(abort(why))
+    }
 }
 
 fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
@@ -293,60 +302,4 @@ fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
 
 fn abort(why: &str) -> std::io::Error {
     std::io::Error::other(format!("relayed response failed: {why}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_fields_and_multiline_data() {
-        let e = SseEvent {
-            id: Some("7".into()),
-            event: Some("message".into()),
-            data: Bytes::from_static(b"{\"a\":1}\n{\"b\":2}"),
-            retry: Some(1000),
-        };
-        assert_eq!(
-            &encode(&e).to_bytes()[..],
-            b"id: 7\nevent: message\nretry: 1000\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
-        );
-    }
-
-    #[test]
-    fn long_single_line_data_is_shared_not_copied() {
-        let data = Bytes::from(vec![b'x'; SHARE_DATA_FROM]);
-        let e = SseEvent {
-            id: Some("9".into()),
-            data: data.clone(),
-            ..Default::default()
-        };
-        let chunks: Vec<Bytes> = encode(&e).chunks().collect();
-        assert_eq!(chunks.len(), 3);
-        assert_eq!(&chunks[0][..], b"id: 9\ndata: ");
-        assert_eq!(chunks[1].as_ptr(), data.as_ptr(), "the data is not copied");
-        assert_eq!(&chunks[2][..], b"\n\n");
-        // Long data holding a line break takes the copying path.
-        let mut two = vec![b'y'; SHARE_DATA_FROM];
-        two[10] = b'\n';
-        two[20] = b'\r';
-        let e = SseEvent {
-            data: Bytes::from(two),
-            ..Default::default()
-        };
-        let out = encode(&e);
-        let whole = out.to_bytes();
-        assert!(whole.starts_with(b"data: yyyyyyyyyy\ndata: yyyyyyyyy"));
-        assert!(!whole[..whole.len() - 2].contains(&b'\r'));
-        assert_eq!(out.chunks().count(), 1);
-    }
-
-    #[test]
-    fn priming_event_and_injection() {
-        let e = SseEvent {
-            id: Some("x\ndata: evil".into()),
-            ..Default::default()
-        };
-        assert_eq!(&encode(&e).to_bytes()[..], b"id: xdata: evil\ndata: \n\n");
-    }
 }

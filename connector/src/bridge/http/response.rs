@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
+use sallyport_protocol::data::{StreamError, StreamErrorKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -16,10 +16,14 @@ use super::client::Response;
 use super::scope::Lease;
 use super::sse::SseParser;
 use super::{MAX_EVENT, MAX_JSON_BODY, MAX_OTHER_BODY, Target};
-use crate::bridge::{BodyStream, BridgeReply};
+use crate::bridge::{BodyStream, BridgeReply, SseItem};
 
-/// Events parsed ahead of the link (each at most [`MAX_EVENT`] bytes).
+/// Events and data pieces parsed ahead of the link.
 const EVENT_QUEUE: usize = 8;
+/// A `data:` line longer than this goes on in pieces as it arrives, so an
+/// event is held whole only up to this size (and at most [`EVENT_QUEUE`]
+/// of them).
+const STREAM_EVENT_FROM: usize = 64 * 1024;
 /// JSON bodies longer than this, or of unknown length, are relayed as
 /// they arrive; shorter ones are read whole and sent with the head.
 const STREAM_JSON_FROM: usize = 64 * 1024;
@@ -199,14 +203,14 @@ enum End {
 /// closes the upstream connection) when the relay side goes away.
 async fn pump(
     mut response: Response,
-    tx: mpsc::Sender<SseEvent>,
+    tx: mpsc::Sender<SseItem>,
     failed: oneshot::Sender<StreamError>,
     inflight: Inflight,
 ) {
-    let mut parser = SseParser::new(MAX_EVENT);
+    let mut parser = SseParser::new(MAX_EVENT).streaming(STREAM_EVENT_FROM);
     let end = loop {
         let next = loop {
-            match parser.next_event() {
+            match parser.next_item() {
                 Ok(Some(event)) => {
                     let sent = tokio::select! {
                         sent = tx.send(event) => sent.is_ok(),
@@ -231,7 +235,7 @@ async fn pump(
             _ = inflight.lease.token().cancelled() => break End::Gone,
         };
         match chunk {
-            Ok(Some(chunk)) => parser.push(&chunk),
+            Ok(Some(chunk)) => parser.push(chunk),
             Ok(None) => break End::Done,
             Err(e) => break End::Failed(e.to_string()),
         }

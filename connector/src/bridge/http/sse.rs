@@ -17,13 +17,21 @@
 //!   learns the id and the retry delay;
 //! - `data` stays raw bytes (lines joined with `\n`), never re-decoded; an
 //!   event with one `data:` line (every MCP message) shares the received
-//!   buffer instead of copying it.
+//!   buffer instead of copying it;
+//! - with [`SseParser::streaming`], a `data:` line that grows long before
+//!   its line ending has arrived is yielded in pieces as it arrives
+//!   ([`SseItem::Data`]), so a large event is never held whole; the
+//!   [`SseItem::Event`] that follows carries the rest.
 //!
 //! Every line and every event is bounded; past a bound the parser fails
 //! and stays failed.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, Bytes, BytesMut};
 use sallyport_protocol::data::SseEvent;
+
+use crate::bridge::SseItem;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Room for a field name and its `: ` on top of the event bound.
@@ -65,13 +73,24 @@ pub(crate) struct SseParser {
     max_event: usize,
     /// Set once a bound was exceeded.
     failed: Option<SseError>,
+    /// A `data:` line this long without its ending is yielded in pieces.
+    stream_from: usize,
+    /// `buf` starts inside a `data:` line whose start was yielded.
+    partial: bool,
+    /// Data pieces ready to be yielded, in order.
+    ready: VecDeque<Bytes>,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
     id: Option<String>,
     event: Option<String>,
+    /// Data not yet yielded as pieces.
     data: Data,
+    /// Data lines begun, and the length of the joined data so far
+    /// (including pieces already yielded).
+    lines: usize,
+    data_len: usize,
     retry: Option<u32>,
     /// A known field was seen since the last dispatch.
     any: bool,
@@ -89,26 +108,17 @@ enum Data {
 }
 
 impl Data {
-    fn len(&self) -> usize {
-        match self {
-            Data::None => 0,
-            Data::One(b) => b.len(),
-            Data::Many(b) => b.len(),
-        }
-    }
-
-    fn push(&mut self, value: Bytes) {
+    /// Appends `value` as it is (line breaks are the caller's business).
+    fn append(&mut self, value: Bytes) {
         *self = match std::mem::take(self) {
             Data::None => Data::One(value),
             Data::One(first) => {
-                let mut all = BytesMut::with_capacity(first.len() + 1 + value.len());
+                let mut all = BytesMut::with_capacity(first.len() + value.len());
                 all.extend_from_slice(&first);
-                all.extend_from_slice(b"\n");
                 all.extend_from_slice(&value);
                 Data::Many(all)
             }
             Data::Many(mut all) => {
-                all.extend_from_slice(b"\n");
                 all.extend_from_slice(&value);
                 Data::Many(all)
             }
@@ -127,11 +137,36 @@ impl Data {
 impl Pending {
     /// Counts each data line with its line feed, as sent.
     fn size(&self) -> usize {
-        let data = match &self.data {
-            Data::None => 0,
-            d => d.len() + 1,
-        };
+        let data = self.data_len + usize::from(self.lines > 0);
         data + self.id.as_ref().map_or(0, String::len) + self.event.as_ref().map_or(0, String::len)
+    }
+
+    /// Begins a data line: the line feed joining it to the previous one,
+    /// if any. Returns that line feed.
+    fn begin_line(&mut self) -> Option<Bytes> {
+        self.lines += 1;
+        (self.lines > 1).then(|| {
+            self.data_len += 1;
+            Bytes::from_static(b"\n")
+        })
+    }
+
+    /// Appends a data line, or more of the current one, to the data not
+    /// yet yielded.
+    fn append(&mut self, value: Bytes) {
+        if !value.is_empty() {
+            self.data_len += value.len();
+            self.data.append(value);
+        }
+    }
+
+    /// The data not yet yielded, as pieces.
+    fn take_data(&mut self) -> Option<Bytes> {
+        match std::mem::take(&mut self.data) {
+            Data::None => None,
+            Data::One(b) => Some(b),
+            Data::Many(b) => Some(b.freeze()),
+        }
     }
 
     fn take(&mut self) -> SseEvent {
@@ -157,30 +192,101 @@ impl SseParser {
             pending: Pending::default(),
             max_event,
             failed: None,
+            stream_from: usize::MAX,
+            partial: false,
+            ready: VecDeque::new(),
         }
     }
 
-    /// Appends bytes received from the stream. Call [`Self::next_event`]
+    /// Yields the data of a `data:` line in pieces once `from` bytes of it
+    /// (at least 16) have arrived without its line ending.
+    pub(crate) fn streaming(mut self, from: usize) -> Self {
+        self.stream_from = from.max(16);
+        self
+    }
+
+    /// Appends bytes received from the stream. Call [`Self::next_item`]
     /// until it returns `Ok(None)` before pushing again, so that the buffer
     /// stays bounded.
-    pub(crate) fn push(&mut self, chunk: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(chunk);
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        if self.failed.is_some() {
+            return;
         }
+        if self.partial && self.buf.is_empty() {
+            // Inside a streamed data line: what precedes a line ending is
+            // a piece as received, not copied.
+            let end = memchr::memchr2(b'\n', b'\r', &chunk).unwrap_or(chunk.len());
+            self.stream_piece(chunk.slice(..end));
+            self.buf.extend_from_slice(&chunk[end..]);
+            return;
+        }
+        self.buf.extend_from_slice(&chunk);
     }
 
-    /// The next complete event, `Ok(None)` when more bytes are needed.
-    pub(crate) fn next_event(&mut self) -> Result<Option<SseEvent>, SseError> {
+    /// The next data piece or complete event, `Ok(None)` when more bytes
+    /// are needed.
+    pub(crate) fn next_item(&mut self) -> Result<Option<SseItem>, SseError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        let result = self.advance();
-        if let Err(e) = result {
-            self.failed = Some(e);
-            self.buf = BytesMut::new();
-            self.pending = Pending::default();
+        if let Some(piece) = self.ready.pop_front() {
+            return Ok(Some(SseItem::Data(piece)));
         }
-        result
+        match self.advance() {
+            Ok(Some(event)) => Ok(Some(SseItem::Event(event))),
+            Ok(None) => Ok(self.ready.pop_front().map(SseItem::Data)),
+            Err(e) => {
+                self.fail(e);
+                Err(e)
+            }
+        }
+    }
+
+    fn fail(&mut self, e: SseError) {
+        self.failed = Some(e);
+        self.buf = BytesMut::new();
+        self.pending = Pending::default();
+        self.ready.clear();
+    }
+
+    /// Yields `piece` as more of the current, streamed data line.
+    fn stream_piece(&mut self, piece: Bytes) {
+        if piece.is_empty() {
+            return;
+        }
+        self.pending.data_len += piece.len();
+        self.ready.push_back(piece);
+        if self.pending.size() > self.max_event {
+            self.fail(SseError::EventTooLarge {
+                limit: self.max_event,
+            });
+        }
+    }
+
+    /// `buf` holds the start of a long `data:` line without its ending:
+    /// yields the event's data so far and what has arrived of the line,
+    /// and streams the rest of the line as it comes.
+    fn start_streaming(&mut self) -> Result<(), SseError> {
+        let skip = 5 + usize::from(self.buf.get(5) == Some(&b' '));
+        self.buf.advance(skip);
+        let value = self.buf.split().freeze();
+        self.scanned = 0;
+        self.pending.any = true;
+        self.ready.extend(self.pending.take_data());
+        self.ready.extend(self.pending.begin_line());
+        self.pending.data_len += value.len();
+        self.ready.push_back(value);
+        self.partial = true;
+        self.check_size()
+    }
+
+    fn check_size(&self) -> Result<(), SseError> {
+        if self.pending.size() > self.max_event {
+            return Err(SseError::EventTooLarge {
+                limit: self.max_event,
+            });
+        }
+        Ok(())
     }
 
     fn max_line(&self) -> usize {
@@ -209,6 +315,16 @@ impl SseParser {
             let found = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]);
             let Some(offset) = found else {
                 self.scanned = self.buf.len();
+                if self.partial {
+                    let piece = self.buf.split().freeze();
+                    self.scanned = 0;
+                    self.stream_piece(piece);
+                    return self.failed.map_or(Ok(None), Err);
+                }
+                if self.buf.len() >= self.stream_from && self.buf.starts_with(b"data:") {
+                    self.start_streaming()?;
+                    return Ok(None);
+                }
                 if self.buf.len() > self.max_line() {
                     return Err(SseError::LineTooLong {
                         limit: self.max_line(),
@@ -217,6 +333,17 @@ impl SseParser {
                 return Ok(None);
             };
             let end = self.scanned + offset;
+            if self.partial {
+                // The rest of a streamed data line.
+                let mut rest = self.buf.split_to(end + 1).freeze();
+                self.scanned = 0;
+                self.after_cr = rest[end] == b'\r';
+                rest.truncate(end);
+                self.partial = false;
+                self.pending.append(rest);
+                self.check_size()?;
+                continue;
+            }
             if end > self.max_line() {
                 return Err(SseError::LineTooLong {
                     limit: self.max_line(),
@@ -253,7 +380,12 @@ impl SseParser {
         };
         let value_ref: &[u8] = &value;
         match name {
-            b"data" => self.pending.data.push(value),
+            b"data" => {
+                if let Some(feed) = self.pending.begin_line() {
+                    self.pending.data.append(feed);
+                }
+                self.pending.append(value);
+            }
             b"event" => {
                 // An empty name means the default ("message").
                 self.pending.event =
@@ -270,11 +402,7 @@ impl SseParser {
             _ => return Ok(None), // unknown field: ignored
         }
         self.pending.any = true;
-        if self.pending.size() > self.max_event {
-            return Err(SseError::EventTooLarge {
-                limit: self.max_event,
-            });
-        }
+        self.check_size()?;
         Ok(None)
     }
 }

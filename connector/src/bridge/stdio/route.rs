@@ -2,7 +2,7 @@
 //! goes on (session era), and which HTTP status a stateless-era answer
 //! gets.
 
-use sallyport_protocol::data::SseEvent;
+use crate::bridge::SseItem;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ pub(crate) struct Entry {
     /// `params._meta.progressToken`.
     pub token: Option<Key>,
     /// The request's event stream; `None` once the client went away.
-    pub tx: Option<mpsc::Sender<SseEvent>>,
+    pub tx: Option<mpsc::Sender<SseItem>>,
     /// Fired when the entry is removed (answered, timed out, session over).
     pub done: CancellationToken,
     /// Whether unrelated server messages may go on this stream (not for
@@ -125,7 +125,7 @@ mod tests {
         id: &str,
         token: Option<&str>,
         open: bool,
-    ) -> (Entry, mpsc::Receiver<SseEvent>) {
+    ) -> (Entry, mpsc::Receiver<SseItem>) {
         let (tx, rx) = mpsc::channel(1);
         let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).expect("raw");
         let e = Entry {

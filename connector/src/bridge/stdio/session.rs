@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::bridge::SseItem;
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
-use sallyport_protocol::data::{SseEvent, StreamError, StreamErrorKind};
+use sallyport_protocol::data::{StreamError, StreamErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +64,7 @@ struct State {
     /// Requests in flight, oldest first.
     entries: Vec<Entry>,
     /// The GET stream, if one was opened.
-    get: Option<mpsc::Sender<SseEvent>>,
+    get: Option<mpsc::Sender<SseItem>>,
     backlog: VecDeque<Bytes>,
     /// No more requests: the child is gone or going.
     closed: bool,
@@ -171,7 +172,11 @@ impl Session {
         };
         write_stdin(&self.stdin, body, self.timeout).await?;
         let waited = tokio::time::timeout(self.timeout, async {
-            while let Some(event) = rx.recv().await {
+            while let Some(item) = rx.recv().await {
+                // The stdio bridge sends whole events only.
+                let SseItem::Event(event) = item else {
+                    continue;
+                };
                 let is_response = std::str::from_utf8(&event.data)
                     .ok()
                     .and_then(|t| Envelope::parse(t).ok())
@@ -204,7 +209,7 @@ impl Session {
         body: Bytes,
         message: &Envelope<'_>,
         cancel: CancellationToken,
-    ) -> Result<mpsc::Receiver<SseEvent>, StreamError> {
+    ) -> Result<mpsc::Receiver<SseItem>, StreamError> {
         let (rx, seq, done) = self.register(message, true)?;
         if let Err(e) = write_stdin(&self.stdin, body, self.timeout).await {
             self.remove(seq);
@@ -230,7 +235,7 @@ impl Session {
     /// Opens the GET stream, first filled with the backlog; `None` when one
     /// is already open (the caller answers 409, as the TypeScript SDK
     /// does). A GET stream whose client went away is replaced.
-    pub fn open_get(&self) -> Result<Option<mpsc::Receiver<SseEvent>>, StreamError> {
+    pub fn open_get(&self) -> Result<Option<mpsc::Receiver<SseItem>>, StreamError> {
         let mut state = lock(&self.state);
         if state.closed {
             return Err(self.gone());
@@ -259,7 +264,7 @@ impl Session {
         &self,
         message: &Envelope<'_>,
         takes_unrelated: bool,
-    ) -> Result<(mpsc::Receiver<SseEvent>, u64, CancellationToken), StreamError> {
+    ) -> Result<(mpsc::Receiver<SseItem>, u64, CancellationToken), StreamError> {
         let bad = |m: &str| stream_error(StreamErrorKind::BadRequest, m);
         let id = message.id.ok_or_else(|| bad("a request needs an id"))?;
         let key = Key::of(id).ok_or_else(|| bad("a JSON-RPC id must be a string or a number"))?;

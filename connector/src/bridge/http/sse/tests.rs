@@ -1,25 +1,73 @@
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use sallyport_protocol::data::SseEvent;
 
 use super::{SseError, SseParser};
+use crate::bridge::SseItem;
 
 const MAX: usize = 1024;
 
-/// Feeds `chunks` in order and collects every event, stopping at an error.
-fn parse_chunks(chunks: &[&[u8]], max: usize) -> (Vec<SseEvent>, Option<SseError>) {
-    let mut parser = SseParser::new(max);
-    let mut events = Vec::new();
+/// What a parser yielded: events with their pieces joined back on, and how
+/// many pieces there were.
+#[derive(Debug, Default)]
+struct Parsed {
+    events: Vec<SseEvent>,
+    pieces: usize,
+    error: Option<SseError>,
+}
+
+/// Feeds `chunks` in order and collects every event, joining data pieces
+/// to the event that follows them, stopping at an error.
+fn parse_with(mut parser: SseParser, chunks: &[&[u8]]) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut held = BytesMut::new();
     for chunk in chunks {
-        parser.push(chunk);
+        parser.push(Bytes::copy_from_slice(chunk));
         loop {
-            match parser.next_event() {
-                Ok(Some(event)) => events.push(event),
+            match parser.next_item() {
+                Ok(Some(SseItem::Data(piece))) => {
+                    assert!(!piece.is_empty(), "empty piece");
+                    parsed.pieces += 1;
+                    held.extend_from_slice(&piece);
+                }
+                Ok(Some(SseItem::Event(mut event))) => {
+                    if parsed.pieces > 0 && !held.is_empty() {
+                        held.extend_from_slice(&event.data);
+                        event.data = std::mem::take(&mut held).freeze();
+                    }
+                    parsed.events.push(event);
+                }
                 Ok(None) => break,
-                Err(e) => return (events, Some(e)),
+                Err(e) => {
+                    parsed.error = Some(e);
+                    return parsed;
+                }
             }
         }
     }
-    (events, None)
+    parsed
+}
+
+/// Feeds `chunks` to a parser that does not stream.
+fn parse_chunks(chunks: &[&[u8]], max: usize) -> (Vec<SseEvent>, Option<SseError>) {
+    let parsed = parse_with(SseParser::new(max), chunks);
+    assert_eq!(
+        parsed.pieces, 0,
+        "a parser without streaming yielded pieces"
+    );
+    (parsed.events, parsed.error)
+}
+
+/// The next item, which must be an event or nothing.
+fn next_event(parser: &mut SseParser) -> Result<Option<SseEvent>, SseError> {
+    match parser.next_item()? {
+        Some(SseItem::Event(event)) => Ok(Some(event)),
+        Some(SseItem::Data(piece)) => panic!("unexpected piece {piece:?}"),
+        None => Ok(None),
+    }
+}
+
+fn push(parser: &mut SseParser, bytes: &[u8]) {
+    parser.push(Bytes::copy_from_slice(bytes));
 }
 
 fn parse(input: &[u8]) -> Vec<SseEvent> {
@@ -95,15 +143,15 @@ fn byte_by_byte_gives_the_same_events() {
 #[test]
 fn an_event_is_yielded_as_soon_as_its_blank_line_arrives() {
     let mut parser = SseParser::new(MAX);
-    parser.push(b"data: progress\n");
-    assert_eq!(parser.next_event(), Ok(None));
-    parser.push(b"\n");
-    assert_eq!(parser.next_event(), Ok(Some(data("progress"))));
+    push(&mut parser, b"data: progress\n");
+    assert_eq!(next_event(&mut parser), Ok(None));
+    push(&mut parser, b"\n");
+    assert_eq!(next_event(&mut parser), Ok(Some(data("progress"))));
     // A CR ends the line at once, without waiting for a possible LF.
-    parser.push(b"data: result\r\r");
-    assert_eq!(parser.next_event(), Ok(Some(data("result"))));
-    parser.push(b"\n");
-    assert_eq!(parser.next_event(), Ok(None));
+    push(&mut parser, b"data: result\r\r");
+    assert_eq!(next_event(&mut parser), Ok(Some(data("result"))));
+    push(&mut parser, b"\n");
+    assert_eq!(next_event(&mut parser), Ok(None));
 }
 
 #[test]
@@ -170,19 +218,19 @@ fn an_unterminated_event_at_the_end_is_discarded() {
 #[test]
 fn a_line_without_ending_is_bounded() {
     let mut parser = SseParser::new(64);
-    parser.push(b"data: ok\n\n");
-    assert_eq!(parser.next_event(), Ok(Some(data("ok"))));
+    push(&mut parser, b"data: ok\n\n");
+    assert_eq!(next_event(&mut parser), Ok(Some(data("ok"))));
     for _ in 0..10 {
-        parser.push(&[b'x'; 10]);
-        if parser.next_event().is_err() {
+        push(&mut parser, &[b'x'; 10]);
+        if next_event(&mut parser).is_err() {
             break;
         }
     }
     let error = SseError::LineTooLong { limit: 80 };
-    assert_eq!(parser.next_event(), Err(error));
+    assert_eq!(next_event(&mut parser), Err(error));
     // Failed for good: later input is refused.
-    parser.push(b"\n\ndata: more\n\n");
-    assert_eq!(parser.next_event(), Err(error));
+    push(&mut parser, b"\n\ndata: more\n\n");
+    assert_eq!(next_event(&mut parser), Err(error));
 }
 
 #[test]
@@ -215,4 +263,105 @@ fn an_event_is_bounded_across_lines() {
     let over = format!("id: 1234567890\n{lines}\n");
     let (_, error) = parse_chunks(&[over.as_bytes()], 64);
     assert_eq!(error, Some(SseError::EventTooLarge { limit: 64 }));
+}
+
+/// Long data lines split across lines, line endings and chunks.
+fn long_lines() -> Vec<u8> {
+    let mut input = b"id: 5\ndata: ".to_vec();
+    input.extend([b'a'; 40]);
+    input.extend(b"\r\ndata: ");
+    input.extend([b'b'; 30]);
+    input.extend(b"\ndata: short\n\ndata:");
+    input.extend([b'c'; 50]);
+    input.extend(b"\r\nevent: e\n\n: comment\n\ndata: ");
+    input.extend([b'd'; 20]);
+    input.extend(b"\n\ndata: first\ndata: ");
+    input.extend([b'e'; 33]);
+    input.extend(b"\rdata:\n\n");
+    input
+}
+
+#[test]
+fn streamed_data_joins_back_to_the_same_events_at_every_split() {
+    let input = long_lines();
+    let (expected, error) = parse_chunks(&[&input], MAX);
+    assert_eq!(error, None);
+    assert_eq!(expected.len(), 4);
+    for from in [16, 17, 25, 39, 45] {
+        let mut pieces = 0;
+        for i in 0..=input.len() {
+            for j in (i..=input.len()).step_by(7) {
+                let chunks = [&input[..i], &input[i..j], &input[j..]];
+                let parsed = parse_with(SseParser::new(MAX).streaming(from), &chunks);
+                assert_eq!(parsed.error, None, "from {from}, split at {i}/{j}");
+                assert_eq!(parsed.events, expected, "from {from}, split at {i}/{j}");
+                pieces += parsed.pieces;
+            }
+        }
+        assert!(pieces > 0, "nothing streamed from {from}");
+    }
+    // Byte by byte: every long line streams, one piece per byte after the
+    // threshold.
+    let chunks: Vec<&[u8]> = input.chunks(1).collect();
+    let parsed = parse_with(SseParser::new(MAX).streaming(16), &chunks);
+    assert_eq!(parsed.events, expected);
+    assert!(parsed.pieces > 60, "{} pieces", parsed.pieces);
+}
+
+#[test]
+fn a_streamed_line_passes_received_chunks_on_without_copying() {
+    let mut parser = SseParser::new(MAX).streaming(16);
+    push(&mut parser, b"event: big\ndata: 0123456789abcdef");
+    let Ok(Some(SseItem::Data(first))) = parser.next_item() else {
+        panic!("the line's start is not a piece");
+    };
+    assert_eq!(&first[..], b"0123456789abcdef");
+    let chunk = Bytes::from(vec![b'z'; 100]);
+    parser.push(chunk.clone());
+    let Ok(Some(SseItem::Data(piece))) = parser.next_item() else {
+        panic!("no piece");
+    };
+    assert_eq!(piece.as_ptr(), chunk.as_ptr(), "copied");
+    assert_eq!(parser.next_item(), Ok(None));
+    // The line's end: what precedes it is the last piece, the event (with
+    // its other fields) follows.
+    push(&mut parser, b"tail\nid: 3\n\n");
+    assert_eq!(
+        parser.next_item(),
+        Ok(Some(SseItem::Data(Bytes::from_static(b"tail"))))
+    );
+    assert_eq!(
+        parser.next_item(),
+        Ok(Some(SseItem::Event(SseEvent {
+            id: Some("3".into()),
+            event: Some("big".into()),
+            ..Default::default()
+        })))
+    );
+    assert_eq!(parser.next_item(), Ok(None));
+}
+
+#[test]
+fn a_streamed_event_is_still_bounded() {
+    let mut parser = SseParser::new(64).streaming(16);
+    push(&mut parser, b"data: 0123456789abcdef");
+    assert!(matches!(parser.next_item(), Ok(Some(SseItem::Data(_)))));
+    let mut error = None;
+    for _ in 0..10 {
+        push(&mut parser, &[b'x'; 10]);
+        match parser.next_item() {
+            Ok(Some(SseItem::Data(_))) => {}
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(error, Some(SseError::EventTooLarge { limit: 64 }));
+    push(&mut parser, b"\n\ndata: more\n\n");
+    assert_eq!(
+        parser.next_item(),
+        Err(SseError::EventTooLarge { limit: 64 })
+    );
 }

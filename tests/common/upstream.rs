@@ -1,0 +1,89 @@
+//! Fake upstream MCP servers over HTTP, in the test process.
+
+/// An HTTP upstream whose `resources/read` answers come without a length
+/// (chunked): `test://big` sends [`BIG`] bytes of JSON in 10 KB pieces,
+/// `test://broken` a first piece and then breaks the connection;
+/// `test://sse-big` sends them as one event, `test://sse-broken` breaks
+/// inside it; `test://small` is a short JSON answer.
+pub fn chunked() -> axum::Router {
+    use axum::body::{Body, Bytes};
+    use axum::http::{Response, header};
+    use futures_util::StreamExt;
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"chunked","version":"0"}}}"#;
+    axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|body: Bytes| async move {
+            let request: serde_json::Value = serde_json::from_slice(&body).expect("JSON request");
+            let json = |b: Body| {
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("mcp-session-id", "chunked-1")
+                    .body(b)
+                    .expect("response")
+            };
+            let uri = request["params"]["uri"].as_str().unwrap_or_default();
+            match request["method"].as_str() {
+                Some("initialize") => json(Body::from(INIT)),
+                Some("resources/read") if uri.starts_with("test://sse") => {
+                    // One event of ~300 kB, sent in 10 kB pieces; a break
+                    // comes after the connector began to stream it (64 KiB).
+                    let mut text = b"id: 4\ndata: ".to_vec();
+                    text.extend(big_body());
+                    text.extend(b"\n\n");
+                    let broken = uri == "test://sse-broken";
+                    let pieces: Vec<_> = text
+                        .chunks(10_000)
+                        .enumerate()
+                        .map(|(i, piece)| match i {
+                            8 if broken => Err(std::io::Error::other("upstream crashed")),
+                            _ => Ok(Bytes::copy_from_slice(piece)),
+                        })
+                        .collect();
+                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
+                        tokio::task::yield_now().await;
+                        piece
+                    });
+                    Response::builder()
+                        .header(header::CONTENT_TYPE, "text/event-stream")
+                        .body(Body::from_stream(stream))
+                        .expect("response")
+                }
+                Some("resources/read") if uri == "test://small" => json(Body::from(SMALL)),
+                Some("resources/read") => {
+                    let broken = request["params"]["uri"] == "test://broken";
+                    let pieces: Vec<_> = big_body()
+                        .chunks(10_000)
+                        .enumerate()
+                        .map(|(i, piece)| match i {
+                            1 if broken => Err(std::io::Error::other("upstream crashed")),
+                            _ => Ok(Bytes::copy_from_slice(piece)),
+                        })
+                        .collect();
+                    // Each piece after a pause, so that hyper flushes the
+                    // head and the first piece before the break.
+                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
+                        tokio::task::yield_now().await;
+                        piece
+                    });
+                    json(Body::from_stream(stream))
+                }
+                _ => Response::builder()
+                    .status(202)
+                    .body(Body::empty())
+                    .expect("response"),
+            }
+        }),
+    )
+}
+
+pub const BIG: usize = 300_000;
+pub const SMALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://small","text":"short"}]}}"#;
+
+pub fn big_body() -> Vec<u8> {
+    let mut body =
+        br#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"test://big","text":""#.to_vec();
+    body.extend(b"0123456789abcdef".iter().cycle().take(BIG));
+    body.extend_from_slice(br#""}]}}"#);
+    body
+}

@@ -24,6 +24,11 @@ struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Worker threads of the async runtime (relay, connector, demo);
+    /// default: one per CPU. On a small VM shared with other work, fewer
+    /// workers mean fewer thread wake-ups per request.
+    #[arg(long, global = true, env = "SALLYPORT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,17 +59,32 @@ fn main() -> std::process::ExitCode {
     init_logging(&cli.log, cli.log_format);
     // One crypto provider for the whole process: ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.workers) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e:#}");
-            eprintln!("error: {e:#}");
+            let message = describe(&e);
+            error!("{message}");
+            eprintln!("error: {message}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn dispatch(command: Command) -> anyhow::Result<()> {
+/// The error and its causes, each once: many library errors already name
+/// their cause in their own message.
+fn describe(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
+}
+
+fn dispatch(command: Command, workers: Option<u16>) -> anyhow::Result<()> {
     match command {
         Command::Pki(args) => Ok(sallyport_pki::cli::run(args)?),
         Command::Relay(args) => {
@@ -77,7 +97,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let config = sallyport_relay::Config::load(&args.config)?;
-            runtime()?.block_on(async {
+            runtime(workers)?.block_on(async {
                 let shutdown = shutdown_on_signal();
                 let relay = sallyport_relay::Relay::bind(config).await?;
                 reload_on_sighup(relay.reload_handle());
@@ -86,7 +106,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => {
-            let rt = runtime()?;
+            let rt = runtime(workers)?;
             let result = rt.block_on(async {
                 let shutdown = shutdown_on_signal();
                 sallyport_demo::run(args, shutdown).await
@@ -99,7 +119,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Connector(args) => {
             let config = sallyport_connector::Config::load(&args.config)?;
-            runtime()?.block_on(async {
+            runtime(workers)?.block_on(async {
                 let shutdown = shutdown_on_signal();
                 sallyport_connector::run(config, shutdown).await
             })?;
@@ -108,11 +128,21 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The async runtime: `workers` threads, or one per CPU.
+fn runtime(workers: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .context("cannot start the async runtime")?;
+    info!(
+        workers = runtime.metrics().num_workers(),
+        "async runtime started"
+    );
+    Ok(runtime)
 }
 
 /// A token cancelled by the first SIGTERM or Ctrl-C; a second one exits at

@@ -389,3 +389,27 @@ fn killed_relay_resets_the_old_link_when_it_restarts() {
         .proc
         .wait_msg("connector registered", &[("connector.id", LEGAL)]);
 }
+
+#[test]
+fn workers_flag_sizes_the_runtime_and_zero_is_refused() {
+    let err = sallyport_fails(&["--workers", "0", "connector", "--config", "x.toml"]);
+    assert!(err.contains("0 is not in 1..=1024"), "{err}");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(tmp.path(), "acme.internal");
+    let cert = pki.connector("legal");
+    let relay = RelayProc::start(&relay_config(tmp.path(), &pki, 0, &[(LEGAL, &["wiki"])]));
+    let conn_cfg = connector_config(tmp.path(), &pki, &cert, relay.quic, &["wiki"]);
+    let connector = Proc::start(
+        "connector",
+        &[
+            "--workers",
+            "1",
+            "connector",
+            "--config",
+            conn_cfg.to_str().expect("utf-8"),
+        ],
+    );
+    connector.wait_msg("async runtime started", &[("workers", "1")]);
+    connector.wait_msg("link established", &[("accepted", "wiki")]);
+}

@@ -291,7 +291,7 @@ async fn relay_events(
     failure: Option<oneshot::Receiver<StreamError>>,
     pieces: bool,
 ) -> Result<bool, FramedError> {
-    let mut held = BytesMut::new();
+    let mut held: Vec<Bytes> = Vec::new();
     loop {
         let item = match events.recv().now_or_never() {
             Some(item) => item,
@@ -308,11 +308,11 @@ async fn relay_events(
         };
         match item {
             Some(SseItem::Data(piece)) if pieces => feed_piece(write, piece).await?,
-            Some(SseItem::Data(piece)) => held.extend_from_slice(&piece),
+            Some(SseItem::Data(piece)) => held.push(piece),
             Some(SseItem::Event(mut event)) => {
                 if !held.is_empty() {
-                    held.extend_from_slice(&event.data);
-                    event.data = std::mem::take(&mut held).freeze();
+                    held.push(event.data);
+                    event.data = join(&std::mem::take(&mut held));
                 }
                 feed_event(write, event).await?;
             }
@@ -329,6 +329,15 @@ async fn relay_events(
             }
         }
     }
+}
+
+/// `parts` in one buffer of exactly their size.
+fn join(parts: &[Bytes]) -> Bytes {
+    let mut all = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for part in parts {
+        all.extend_from_slice(part);
+    }
+    all.freeze()
 }
 
 /// Queues `body` as `Body` frames of at most [`CHUNK`] bytes.

@@ -227,6 +227,43 @@ async fn a_broken_upstream_stream_ends_the_events() {
 }
 
 #[tokio::test]
+async fn a_stream_that_ends_inside_a_streamed_event_is_a_failure() {
+    let (url, _seen) = upstream(|_| async {
+        // A clean end of the body, but inside an event whose first 100 kB
+        // already went on.
+        let mut text = b"data: ".to_vec();
+        text.extend([b'x'; 100_000]);
+        reply(200, Some("text/event-stream"), None, Body::from(text))
+    })
+    .await;
+    let bridge = bridge(&url, &[], WAIT);
+    let Ok(BridgeReply::Sse {
+        mut events,
+        failure,
+        ..
+    }) = handle(&bridge, request(Method::Post, "{}")).await
+    else {
+        panic!("expected an event stream");
+    };
+    let mut pieces = 0;
+    while let Some(item) = timeout(WAIT, events.recv()).await.expect("in time") {
+        assert!(matches!(item, SseItem::Data(_)), "{item:?}");
+        pieces += 1;
+    }
+    assert!(pieces > 0, "the event's start went on");
+    let error = failure
+        .expect("HTTP event streams can fail")
+        .try_recv()
+        .expect("the end inside an event is reported");
+    assert_eq!(error.kind, StreamErrorKind::Upstream);
+    assert!(
+        error.message.contains("ended inside an event"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
 async fn a_tls_failure_is_an_upstream_error() {
     // An https URL pointing at a plain-HTTP server: the handshake fails.
     let (url, _seen) = upstream(|_| async { reply(200, None, None, Body::empty()) }).await;

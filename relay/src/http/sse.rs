@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, Stream, StreamExt};
 use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
 use tracing::warn;
@@ -146,10 +147,34 @@ pub fn sse_body(
     request_id: Option<Box<RawValue>>,
     filter: Option<ListFilter>,
 ) -> Body {
+    let held_limit = response.max_frame();
+    events_body(pieces(response).boxed(), held_limit, request_id, filter)
+}
+
+/// `response`'s body pieces, ending where it ends (or at its failure).
+fn pieces(response: Response) -> impl Stream<Item = Result<Piece, ForwardError>> + Send {
+    futures_util::stream::unfold(Some(response), |response| async move {
+        let mut response = response?;
+        match response.next().await {
+            Ok(Some(piece)) => Some((Ok(piece), Some(response))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+/// [`sse_body`] over any source of pieces; `held_limit` bounds what is
+/// held of one event for the filter.
+fn events_body(
+    pieces: BoxStream<'static, Result<Piece, ForwardError>>,
+    held_limit: usize,
+    request_id: Option<Box<RawValue>>,
+    filter: Option<ListFilter>,
+) -> Body {
     let stream = futures_util::stream::unfold(
         Some(Events {
-            held_limit: response.max_frame(),
-            response,
+            pieces,
+            held_limit,
             request_id,
             filter,
             open: false,
@@ -178,7 +203,7 @@ pub fn sse_body(
 
 /// An event stream being relayed.
 struct Events {
-    response: Response,
+    pieces: BoxStream<'static, Result<Piece, ForwardError>>,
     request_id: Option<Box<RawValue>>,
     filter: Option<ListFilter>,
     /// Part of an event's data has been written to the client.
@@ -204,31 +229,29 @@ impl Events {
     async fn step(&mut self) -> Step {
         let next = if self.open {
             // No keep-alive comment inside an event: it would end it.
-            self.response.next().await
+            self.pieces.next().await
         } else {
             tokio::select! {
-                next = self.response.next() => next,
+                next = self.pieces.next() => next,
                 () = tokio::time::sleep(KEEPALIVE) => {
                     return Step::Send(Bytes::from_static(b": keep-alive\n\n").into());
                 }
             }
         };
+        let inside = self.open || !self.held.is_empty();
         match next {
-            Ok(Some(Piece::EventData(piece))) => self.piece(piece),
-            Ok(Some(Piece::Event(event))) => self.event(event),
-            Ok(Some(Piece::Body(_))) if self.open || !self.held.is_empty() => {
-                self.abort("a body chunk inside an event")
-            }
-            Ok(Some(Piece::Body(data))) => Step::Send(encode(&SseEvent {
+            Some(Ok(Piece::EventData(piece))) => self.piece(piece),
+            Some(Ok(Piece::Event(event))) => self.event(event),
+            Some(Ok(Piece::Body(_))) if inside => self.abort("a body chunk inside an event"),
+            // Lenient: a body chunk in an event stream is one event.
+            Some(Ok(Piece::Body(data))) => self.event(SseEvent {
                 data,
                 ..Default::default()
-            })),
-            Ok(None) if self.open || !self.held.is_empty() => {
-                self.abort("the stream ended inside an event")
-            }
-            Ok(None) => Step::End,
-            Err(e) if self.open => self.abort(&e.to_string()),
-            Err(e) => Step::Last(failure_event(&e, self.request_id.as_deref()).into()),
+            }),
+            None if inside => self.abort("the stream ended inside an event"),
+            None => Step::End,
+            Some(Err(e)) if self.open => self.abort(&e.to_string()),
+            Some(Err(e)) => Step::Last(failure_event(&e, self.request_id.as_deref()).into()),
         }
     }
 
@@ -303,3 +326,6 @@ fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
 fn abort(why: &str) -> std::io::Error {
     std::io::Error::other(format!("relayed response failed: {why}"))
 }
+
+#[cfg(test)]
+mod tests;

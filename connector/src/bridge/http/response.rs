@@ -236,6 +236,11 @@ async fn pump(
         };
         match chunk {
             Ok(Some(chunk)) => parser.push(chunk),
+            // Ending inside an event whose start went on would leave the
+            // relay with part of an event: that is a failure, not an end.
+            Ok(None) if parser.inside_streamed_event() => {
+                break End::Failed("the stream ended inside an event".into());
+            }
             Ok(None) => break End::Done,
             Err(e) => break End::Failed(e.to_string()),
         }

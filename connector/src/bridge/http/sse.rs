@@ -1,7 +1,7 @@
 //! An incremental `text/event-stream` parser, without I/O.
 //!
 //! Bytes go in with [`SseParser::push`] as they arrive from the upstream;
-//! complete events come out of [`SseParser::next_event`] as soon as their
+//! complete events come out of [`SseParser::next_item`] as soon as their
 //! terminating blank line has been seen, so progress notifications stream
 //! live. Lines end with `\n`, `\r\n` or `\r` (a `\r` at the end of one chunk
 //! and a `\n` at the start of the next are one line ending), a leading
@@ -18,10 +18,11 @@
 //! - `data` stays raw bytes (lines joined with `\n`), never re-decoded; an
 //!   event with one `data:` line (every MCP message) shares the received
 //!   buffer instead of copying it;
-//! - with [`SseParser::streaming`], a `data:` line that grows long before
-//!   its line ending has arrived is yielded in pieces as it arrives
-//!   ([`SseItem::Data`]), so a large event is never held whole; the
-//!   [`SseItem::Event`] that follows carries the rest.
+//! - with [`SseParser::streaming`], an event's data is yielded in pieces
+//!   ([`SseItem::Data`]) once it grows long: a long `data:` line as it
+//!   arrives, before its line ending, and many shorter lines as they
+//!   complete; the [`SseItem::Event`] that follows carries the rest. So a
+//!   large event is never held whole.
 //!
 //! Every line and every event is bounded; past a bound the parser fails
 //! and stays failed.
@@ -32,6 +33,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use sallyport_protocol::data::SseEvent;
 
 use crate::bridge::SseItem;
+use pending::Pending;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Room for a field name and its `: ` on top of the event bound.
@@ -57,7 +59,7 @@ pub(crate) enum SseError {
 /// Turns event-stream bytes into [`SseEvent`]s.
 #[derive(Debug)]
 pub(crate) struct SseParser {
-    /// Bytes not yet consumed: at most one partial line after `next_event`
+    /// Bytes not yet consumed: at most one partial line after `next_item`
     /// returned `Ok(None)`.
     buf: BytesMut,
     /// How much of `buf` is known to hold no line ending.
@@ -73,111 +75,12 @@ pub(crate) struct SseParser {
     max_event: usize,
     /// Set once a bound was exceeded.
     failed: Option<SseError>,
-    /// A `data:` line this long without its ending is yielded in pieces.
+    /// Event data this long is yielded in pieces.
     stream_from: usize,
     /// `buf` starts inside a `data:` line whose start was yielded.
     partial: bool,
     /// Data pieces ready to be yielded, in order.
     ready: VecDeque<Bytes>,
-}
-
-#[derive(Debug, Default)]
-struct Pending {
-    id: Option<String>,
-    event: Option<String>,
-    /// Data not yet yielded as pieces.
-    data: Data,
-    /// Data lines begun, and the length of the joined data so far
-    /// (including pieces already yielded).
-    lines: usize,
-    data_len: usize,
-    retry: Option<u32>,
-    /// A known field was seen since the last dispatch.
-    any: bool,
-}
-
-/// The `data:` values of an event, joined with `\n`.
-#[derive(Debug, Default)]
-enum Data {
-    #[default]
-    None,
-    /// One line: a slice of the received bytes, not a copy.
-    One(Bytes),
-    /// Several lines, copied together.
-    Many(BytesMut),
-}
-
-impl Data {
-    /// Appends `value` as it is (line breaks are the caller's business).
-    fn append(&mut self, value: Bytes) {
-        *self = match std::mem::take(self) {
-            Data::None => Data::One(value),
-            Data::One(first) => {
-                let mut all = BytesMut::with_capacity(first.len() + value.len());
-                all.extend_from_slice(&first);
-                all.extend_from_slice(&value);
-                Data::Many(all)
-            }
-            Data::Many(mut all) => {
-                all.extend_from_slice(&value);
-                Data::Many(all)
-            }
-        };
-    }
-
-    fn into_bytes(self) -> Bytes {
-        match self {
-            Data::None => Bytes::new(),
-            Data::One(b) => b,
-            Data::Many(b) => b.freeze(),
-        }
-    }
-}
-
-impl Pending {
-    /// Counts each data line with its line feed, as sent.
-    fn size(&self) -> usize {
-        let data = self.data_len + usize::from(self.lines > 0);
-        data + self.id.as_ref().map_or(0, String::len) + self.event.as_ref().map_or(0, String::len)
-    }
-
-    /// Begins a data line: the line feed joining it to the previous one,
-    /// if any. Returns that line feed.
-    fn begin_line(&mut self) -> Option<Bytes> {
-        self.lines += 1;
-        (self.lines > 1).then(|| {
-            self.data_len += 1;
-            Bytes::from_static(b"\n")
-        })
-    }
-
-    /// Appends a data line, or more of the current one, to the data not
-    /// yet yielded.
-    fn append(&mut self, value: Bytes) {
-        if !value.is_empty() {
-            self.data_len += value.len();
-            self.data.append(value);
-        }
-    }
-
-    /// The data not yet yielded, as pieces.
-    fn take_data(&mut self) -> Option<Bytes> {
-        match std::mem::take(&mut self.data) {
-            Data::None => None,
-            Data::One(b) => Some(b),
-            Data::Many(b) => Some(b.freeze()),
-        }
-    }
-
-    fn take(&mut self) -> SseEvent {
-        let pending = std::mem::take(self);
-        SseEvent {
-            id: pending.id,
-            event: pending.event,
-            data: pending.data.into_bytes(),
-            retry: pending.retry,
-        }
-    }
 }
 
 impl SseParser {
@@ -198,8 +101,9 @@ impl SseParser {
         }
     }
 
-    /// Yields the data of a `data:` line in pieces once `from` bytes of it
-    /// (at least 16) have arrived without its line ending.
+    /// Yields an event's data in pieces once it reaches `from` bytes (at
+    /// least 16): a `data:` line that long without its line ending as it
+    /// arrives, complete lines once they add up to that much.
     pub(crate) fn streaming(mut self, from: usize) -> Self {
         self.stream_from = from.max(16);
         self
@@ -217,7 +121,9 @@ impl SseParser {
             // a piece as received, not copied.
             let end = memchr::memchr2(b'\n', b'\r', &chunk).unwrap_or(chunk.len());
             self.stream_piece(chunk.slice(..end));
-            self.buf.extend_from_slice(&chunk[end..]);
+            if self.failed.is_none() {
+                self.buf.extend_from_slice(&chunk[end..]);
+            }
             return;
         }
         self.buf.extend_from_slice(&chunk);
@@ -233,13 +139,22 @@ impl SseParser {
             return Ok(Some(SseItem::Data(piece)));
         }
         match self.advance() {
-            Ok(Some(event)) => Ok(Some(SseItem::Event(event))),
+            Ok(Some(event)) => {
+                debug_assert!(self.ready.is_empty(), "pieces after their event");
+                Ok(Some(SseItem::Event(event)))
+            }
             Ok(None) => Ok(self.ready.pop_front().map(SseItem::Data)),
             Err(e) => {
                 self.fail(e);
                 Err(e)
             }
         }
+    }
+
+    /// The stream stopped inside an event part of whose data was already
+    /// yielded: ending here would cut that event short.
+    pub(crate) fn inside_streamed_event(&self) -> bool {
+        self.pending.streamed
     }
 
     fn fail(&mut self, e: SseError) {
@@ -255,6 +170,7 @@ impl SseParser {
             return;
         }
         self.pending.data_len += piece.len();
+        self.pending.streamed = true;
         self.ready.push_back(piece);
         if self.pending.size() > self.max_event {
             self.fail(SseError::EventTooLarge {
@@ -272,6 +188,7 @@ impl SseParser {
         let value = self.buf.split().freeze();
         self.scanned = 0;
         self.pending.any = true;
+        self.pending.streamed = true;
         self.ready.extend(self.pending.take_data());
         self.ready.extend(self.pending.begin_line());
         self.pending.data_len += value.len();
@@ -356,6 +273,9 @@ impl SseParser {
             if let Some(event) = self.line(line)? {
                 return Ok(Some(event));
             }
+            if !self.ready.is_empty() {
+                return Ok(None); // pieces go before anything that follows
+            }
         }
     }
 
@@ -403,6 +323,13 @@ impl SseParser {
         }
         self.pending.any = true;
         self.check_size()?;
+        if self.pending.data_len >= self.stream_from {
+            // Many lines that add up: yield them rather than hold them.
+            if let Some(data) = self.pending.take_data() {
+                self.pending.streamed = true;
+                self.ready.push_back(data);
+            }
+        }
         Ok(None)
     }
 }
@@ -415,5 +342,6 @@ fn parse_retry(value: &[u8]) -> Option<u32> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
+mod pending;
 #[cfg(test)]
 mod tests;

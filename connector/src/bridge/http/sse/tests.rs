@@ -365,3 +365,42 @@ fn a_streamed_event_is_still_bounded() {
         Err(SseError::EventTooLarge { limit: 64 })
     );
 }
+
+#[test]
+fn many_short_lines_are_yielded_once_they_add_up() {
+    let line = format!("data: {}\n", "s".repeat(9));
+    let mut input = String::from("id: 2\n");
+    input.push_str(&line.repeat(10));
+    input.push('\n');
+    let (expected, _) = parse_chunks(&[input.as_bytes()], MAX);
+    let parsed = parse_with(SseParser::new(MAX).streaming(16), &[input.as_bytes()]);
+    assert_eq!(parsed.events, expected);
+    assert!(parsed.pieces >= 4, "{} pieces", parsed.pieces);
+    // What the parser holds of one event stays near the threshold.
+    let mut parser = SseParser::new(MAX).streaming(16);
+    for _ in 0..10 {
+        push(&mut parser, line.as_bytes());
+        while let Ok(Some(item)) = parser.next_item() {
+            assert!(matches!(item, SseItem::Data(_)), "{item:?}");
+        }
+        let held = parser.pending.data.held();
+        assert!(held < 16 + 10, "held {held} bytes");
+    }
+}
+
+#[test]
+fn a_stream_that_stops_inside_a_streamed_event_is_known() {
+    let mut parser = SseParser::new(MAX).streaming(16);
+    push(&mut parser, b"data: short\n\n");
+    assert!(matches!(next_event(&mut parser), Ok(Some(_))));
+    push(&mut parser, b"data: 0123456789abcdefgh");
+    assert!(matches!(parser.next_item(), Ok(Some(SseItem::Data(_)))));
+    assert!(parser.inside_streamed_event());
+    push(&mut parser, b"\n\n");
+    while let Ok(Some(_)) = parser.next_item() {}
+    assert!(!parser.inside_streamed_event(), "the event was complete");
+    // A short event cut off is not streamed: nothing to report.
+    push(&mut parser, b"data: cut");
+    assert_eq!(parser.next_item(), Ok(None));
+    assert!(!parser.inside_streamed_event());
+}

@@ -265,3 +265,41 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
         .proc
         .wait_msg("relayed event stream failed inside an event", &[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_list_result_over_sse_is_filtered_whole() {
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = upstream.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(upstream, common::upstream::chunked()).await });
+    let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
+    // Alice may use everything but the secret tools.
+    let deny = "[[role]]\nname = \"no-secrets\"\ndeny = [\"chunked/secret-*\"]\n\n[[binding]]\nrole = \"no-secrets\"\nusers = [\"alice@acme.com\"]\n";
+    let w = world(&["chunked"], &servers, deny);
+    let s = common::raw::RawSession::open(&w.relay.mcp_url("chunked"), &w.alice.key).await;
+    let resp = s
+        .post(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.expect("the whole stream");
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.len(), 1, "one event, one data line");
+    let list: serde_json::Value = serde_json::from_str(data[0]).expect("a JSON result");
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names.len(),
+        common::upstream::OPEN_TOOLS,
+        "{} tools",
+        names.len()
+    );
+    assert!(names.iter().all(|n| n.starts_with("open-")));
+}

@@ -4,7 +4,9 @@
 /// (chunked): `test://big` sends [`BIG`] bytes of JSON in 10 KB pieces,
 /// `test://broken` a first piece and then breaks the connection;
 /// `test://sse-big` sends them as one event, `test://sse-broken` breaks
-/// inside it; `test://small` is a short JSON answer.
+/// inside it; `test://small` is a short JSON answer. `tools/list` answers
+/// with one event of ~100 kB listing [`OPEN_TOOLS`] tools `open-<n>` and
+/// [`SECRET_TOOLS`] tools `secret-<n>`, in 10 kB pieces.
 pub fn chunked() -> axum::Router {
     use axum::body::{Body, Bytes};
     use axum::http::{Response, header};
@@ -24,6 +26,19 @@ pub fn chunked() -> axum::Router {
             let uri = request["params"]["uri"].as_str().unwrap_or_default();
             match request["method"].as_str() {
                 Some("initialize") => json(Body::from(INIT)),
+                Some("tools/list") => {
+                    let mut text = b"data: ".to_vec();
+                    text.extend(tool_list());
+                    text.extend(b"\n\n");
+                    let pieces: Vec<_> = text
+                        .chunks(10_000)
+                        .map(|piece| Ok::<_, std::io::Error>(Bytes::copy_from_slice(piece)))
+                        .collect();
+                    Response::builder()
+                        .header(header::CONTENT_TYPE, "text/event-stream")
+                        .body(Body::from_stream(futures_util::stream::iter(pieces)))
+                        .expect("response")
+                }
                 Some("resources/read") if uri.starts_with("test://sse") => {
                     // One event of ~300 kB, sent in 10 kB pieces; a break
                     // comes after the connector began to stream it (64 KiB).
@@ -86,4 +101,24 @@ pub fn big_body() -> Vec<u8> {
     body.extend(b"0123456789abcdef".iter().cycle().take(BIG));
     body.extend_from_slice(br#""}]}}"#);
     body
+}
+
+pub const OPEN_TOOLS: usize = 900;
+pub const SECRET_TOOLS: usize = 100;
+
+/// The `tools/list` result: secret tools interleaved with open ones.
+fn tool_list() -> Vec<u8> {
+    let description = "a tool with a description long enough to make the list large";
+    let tools: Vec<serde_json::Value> = (0..OPEN_TOOLS + SECRET_TOOLS)
+        .map(|i| {
+            let name = if i % 10 == 3 {
+                format!("secret-{i}")
+            } else {
+                format!("open-{i}")
+            };
+            serde_json::json!({"name": name, "description": description, "inputSchema": {"type": "object"}})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}}))
+        .expect("JSON")
 }

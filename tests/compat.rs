@@ -2,7 +2,8 @@
 //! relay that speaks only protocol 1 (played here by the test, on a real
 //! QUIC link with real certificates) never sends that relay a frame of a
 //! later version — a large event it would stream in pieces to a current
-//! relay arrives as one whole `Event` frame.
+//! relay arrives as one whole `Event` frame; and a relay that chooses a
+//! version the connector does not speak gets the link closed.
 
 mod common;
 
@@ -15,7 +16,7 @@ use sallyport_protocol::control::{ControlFrame, Decision, Welcome};
 use sallyport_protocol::data::{Caller, DataFrame, Method, RequestHead};
 use sallyport_protocol::framed::DataCodec;
 use sallyport_protocol::version::{EVENT_DATA, Preamble};
-use sallyport_protocol::{ALPN, FrameCodec, ServerName};
+use sallyport_protocol::{ALPN, CloseCode, FrameCodec, ServerName};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// A QUIC endpoint with the relay's certificate, checking connector
@@ -41,8 +42,20 @@ async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> 
         .unwrap_or_else(|_| panic!("{what} took longer than {WAIT:?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_protocol_1_relay_gets_whole_events() {
+/// A connector dialing a fake relay, and the link once the fake relay has
+/// answered its `Hello` with a `Welcome` for `version`.
+struct Linked {
+    conn: quinn::Connection,
+    connector: Proc,
+    // Held so that the control stream stays open.
+    _control: (
+        FramedWrite<quinn::SendStream, FrameCodec<ControlFrame>>,
+        FramedRead<quinn::RecvStream, FrameCodec<ControlFrame>>,
+    ),
+    _tmp: tempfile::TempDir,
+}
+
+async fn link(version: u16) -> Linked {
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind upstream");
@@ -56,7 +69,7 @@ async fn a_protocol_1_relay_gets_whole_events() {
     let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
     let relay_addr = relay.local_addr().expect("relay addr");
     let cfg = connector_config_toml(tmp.path(), &pki, &cert, relay_addr, &servers);
-    let _connector = Proc::start(
+    let connector = Proc::start(
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
@@ -65,9 +78,7 @@ async fn a_protocol_1_relay_gets_whole_events() {
         .await
         .expect("a connection");
     let conn = incoming.await.expect("handshake");
-
-    // The control stream: the connector offers versions up to 2; this
-    // relay agrees on 1.
+    // The control stream: the connector offers versions 1 and 2.
     let (control_send, mut control_recv) = within("the control stream", conn.accept_bi())
         .await
         .expect("control stream");
@@ -83,20 +94,49 @@ async fn a_protocol_1_relay_gets_whole_events() {
     let mut control = FramedRead::new(control_recv, FrameCodec::<ControlFrame>::default());
     let hello = control.next().await.expect("a frame").expect("Hello");
     assert!(matches!(hello, ControlFrame::Hello(_)), "{hello:?}");
-    let chunked = ServerName::new("chunked").expect("name");
     let mut control_write = FramedWrite::new(control_send, FrameCodec::<ControlFrame>::default());
     control_write
         .send(ControlFrame::Welcome(Welcome {
-            version: 1,
+            version,
             relay: "old-relay".into(),
             decision: Decision {
-                accepted: vec![chunked.clone()],
+                accepted: vec![ServerName::new("chunked").expect("name")],
                 refused: vec![],
             },
         }))
         .await
         .expect("welcome");
+    Linked {
+        conn,
+        connector,
+        _control: (control_write, control),
+        _tmp: tmp,
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_choosing_a_version_the_connector_lacks_is_refused() {
+    let linked = link(9).await;
+    let closed = within("the connector's close", linked.conn.closed()).await;
+    let quinn::ConnectionError::ApplicationClosed(close) = closed else {
+        panic!("expected the connector to close the link, got {closed:?}");
+    };
+    assert_eq!(
+        close.error_code.into_inner(),
+        u64::from(CloseCode::ProtocolError.to_u32())
+    );
+    let reason = String::from_utf8_lossy(&close.reason);
+    assert!(reason.contains("protocol version 9"), "{reason}");
+    let line = linked.connector.wait_msg("link attempt failed", &[]);
+    let error = field(&line, "error").unwrap_or_default();
+    assert!(error.contains("does not speak (1..=2)"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_1_relay_gets_whole_events() {
+    let linked = link(1).await;
+    let conn = &linked.conn;
+    let chunked = ServerName::new("chunked").expect("name");
     // One request whose answer is a ~300 kB event.
     let (send, recv) = conn.open_bi().await.expect("data stream");
     let mut write = FramedWrite::new(send, DataCodec::default());

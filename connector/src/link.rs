@@ -165,6 +165,17 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
         Some(Err(e)) => return Err(protocol(&conn, &relay, format!("reading Welcome: {e}"))),
         None => return Err(closed_before_welcome(&conn, &relay).await),
     };
+    let ours = VersionRange::SUPPORTED;
+    if !(ours.min..=ours.max).contains(&welcome.version) {
+        return Err(protocol(
+            &conn,
+            &relay,
+            format!(
+                "the relay chose protocol version {}, which this connector does not speak ({}..={})",
+                welcome.version, ours.min, ours.max
+            ),
+        ));
+    }
     info!(
         relay.name = %welcome.relay,
         version = welcome.version,

@@ -64,3 +64,29 @@ async fn connectors_quick() {
     assert_eq!(records[0].figures["links"], 8.0, "{records:#?}");
     assert_eq!(records[0].figures["relay_links"], 8.0, "{records:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_quick() {
+    let mut o = tiny();
+    // Over 64 KiB: the connector streams both the JSON body and the SSE
+    // event's data in pieces.
+    o.bulk_sizes = vec![200_000];
+    o.bulk_duration = Duration::from_millis(300);
+    let records = run_bounded(Scenario::Bulk, &o).await;
+    // bare quinn, then direct and relayed json and sse.
+    assert_measured(&records, 5, "mb_per_s");
+    assert!(
+        records
+            .iter()
+            .any(|r| r.case.starts_with("relayed sse") && r.ratios.contains_key("mbps_vs_quinn")),
+        "{records:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_quick() {
+    let mut o = tiny();
+    o.streams = 20;
+    let records = run_bounded(Scenario::Streams, &o).await;
+    assert_measured(&records, 1, "streams_open");
+}

@@ -56,17 +56,11 @@ struct Linked {
 }
 
 async fn link(version: u16) -> Linked {
-    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind upstream");
-    let addr = upstream.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(upstream, common::upstream::chunked()).await });
-
+    let servers = common::upstream::serve_chunked().await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(tmp.path(), "acme.internal");
     let cert = pki.connector("legal");
     let relay = old_relay(&pki);
-    let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
     let relay_addr = relay.local_addr().expect("relay addr");
     let cfg = connector_config_toml(tmp.path(), &pki, &cert, relay_addr, &servers);
     let connector = Proc::start(

@@ -160,15 +160,31 @@ async fn stateless_era_and_fallback() {
     w.relay.proc.wait_msg("relayed", &[]);
 }
 
+/// Whether a response failed (before its head, or in its body), and the
+/// body bytes that arrived before the failure or the end.
+async fn failed_or_body(sent: reqwest::Result<reqwest::Response>) -> (bool, Vec<u8>) {
+    use futures_util::StreamExt;
+    let Ok(resp) = sent else {
+        return (true, Vec::new());
+    };
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.bytes_stream();
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, body.next())
+            .await
+            .expect("no hang")
+        {
+            Some(Ok(chunk)) => got.extend_from_slice(&chunk),
+            Some(Err(_)) => return (true, got),
+            None => return (false, got),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
-    use futures_util::StreamExt;
-    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind upstream");
-    let addr = upstream.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(upstream, common::upstream::chunked()).await });
-    let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
+    let servers = common::upstream::serve_chunked().await;
     let w = world(&["chunked"], &servers, "");
     let s = common::raw::RawSession::open(&w.relay.mcp_url("chunked"), &w.alice.key).await;
     let read = |uri: &str| serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}});
@@ -199,24 +215,8 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     // The break reaches the client as a failed response (before or after
     // the head, depending on when the relay learns of it), never as a
     // complete (shorter) document.
-    let mut got = 0;
-    let failed = match s.try_post(&read("test://broken")).await {
-        Err(_) => true,
-        Ok(resp) => {
-            assert_eq!(resp.status(), 200);
-            let mut body = resp.bytes_stream();
-            loop {
-                match tokio::time::timeout(WAIT, body.next())
-                    .await
-                    .expect("no hang")
-                {
-                    Some(Ok(chunk)) => got += chunk.len(),
-                    Some(Err(_)) => break true,
-                    None => break false,
-                }
-            }
-        }
-    };
+    let (failed, got) = failed_or_body(s.try_post(&read("test://broken")).await).await;
+    let got = got.len();
     assert!(failed, "the broken body ended cleanly after {got} bytes");
     assert!(got <= 10_000, "only the first piece was sent, got {got}");
     w.connector
@@ -234,24 +234,7 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     assert!(text == expected, "event altered ({} bytes)", text.len());
 
     // As above, the failure may reach the client before the head.
-    let mut got = Vec::new();
-    let failed = match s.try_post(&read("test://sse-broken")).await {
-        Err(_) => true,
-        Ok(resp) => {
-            assert_eq!(resp.status(), 200);
-            let mut body = resp.bytes_stream();
-            loop {
-                match tokio::time::timeout(WAIT, body.next())
-                    .await
-                    .expect("no hang")
-                {
-                    Some(Ok(chunk)) => got.extend_from_slice(&chunk),
-                    Some(Err(_)) => break true,
-                    None => break false,
-                }
-            }
-        }
-    };
+    let (failed, got) = failed_or_body(s.try_post(&read("test://sse-broken")).await).await;
     assert!(
         failed,
         "the broken stream ended cleanly after {} bytes",
@@ -268,12 +251,7 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_list_result_over_sse_is_filtered_whole() {
-    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind upstream");
-    let addr = upstream.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(upstream, common::upstream::chunked()).await });
-    let servers = format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n");
+    let servers = common::upstream::serve_chunked().await;
     // Alice may use everything but the secret tools.
     let deny = "[[role]]\nname = \"no-secrets\"\ndeny = [\"chunked/secret-*\"]\n\n[[binding]]\nrole = \"no-secrets\"\nusers = [\"alice@acme.com\"]\n";
     let w = world(&["chunked"], &servers, deny);

@@ -250,23 +250,32 @@ fn head(status: u16, kind: BodyKind, session: Option<String>) -> DataFrame {
     })
 }
 
+/// What `next` gives; if it is not ready at once, what is queued on
+/// `write` is flushed while waiting. `None` when the relay stops reading
+/// first. (`next` must be cancel-safe.)
+async fn flush_unless_ready<T>(
+    write: &mut Write,
+    next: impl Future<Output = T>,
+) -> Result<Option<T>, FramedError> {
+    let mut next = std::pin::pin!(next);
+    if let Some(item) = next.as_mut().now_or_never() {
+        return Ok(Some(item));
+    }
+    write.flush().await?;
+    tokio::select! {
+        item = next => Ok(Some(item)),
+        _ = write.get_ref().stopped() => Ok(None),
+    }
+}
+
 /// Sends a streamed body as `Body` frames, flushing only when the next
 /// chunk is not ready yet. `Ok(false)` when the stream is already closed:
 /// the body failed (its error was sent) or the relay stopped reading.
 async fn relay_body(write: &mut Write, mut body: BodyStream) -> Result<bool, FramedError> {
     loop {
-        let next = match body.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                write.flush().await?;
-                tokio::select! {
-                    next = body.next() => next,
-                    _ = write.get_ref().stopped() => {
-                        debug!("relay stopped reading the body");
-                        return Ok(false);
-                    }
-                }
-            }
+        let Some(next) = flush_unless_ready(write, body.next()).await? else {
+            debug!("relay stopped reading the body");
+            return Ok(false);
         };
         match next {
             None => return Ok(true),
@@ -293,18 +302,9 @@ async fn relay_events(
 ) -> Result<bool, FramedError> {
     let mut held: Vec<Bytes> = Vec::new();
     loop {
-        let item = match events.recv().now_or_never() {
-            Some(item) => item,
-            None => {
-                write.flush().await?;
-                tokio::select! {
-                    item = events.recv() => item,
-                    _ = write.get_ref().stopped() => {
-                        debug!("relay closed the event stream");
-                        return Ok(false);
-                    }
-                }
-            }
+        let Some(item) = flush_unless_ready(write, events.recv()).await? else {
+            debug!("relay closed the event stream");
+            return Ok(false);
         };
         match item {
             Some(SseItem::Data(piece)) if pieces => feed_piece(write, piece).await?,

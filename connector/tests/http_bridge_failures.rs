@@ -199,14 +199,8 @@ async fn a_broken_upstream_stream_ends_the_events() {
     })
     .await;
     let bridge = bridge(&url, &[], WAIT);
-    let Ok(BridgeReply::Sse {
-        mut events,
-        failure,
-        ..
-    }) = handle(&bridge, request(Method::Post, "{}")).await
-    else {
-        panic!("expected an event stream");
-    };
+    let (mut events, failure) =
+        event_stream_reply(handle(&bridge, request(Method::Post, "{}")).await);
     assert_eq!(
         next_event(&mut events).await.expect("one").data,
         "one".as_bytes()
@@ -214,16 +208,7 @@ async fn a_broken_upstream_stream_ends_the_events() {
     break_tx.send(()).expect("upstream waiting");
     assert_eq!(next_event(&mut events).await, None);
     // The break is reported, so the client gets an error, not a quiet end.
-    let error = failure
-        .expect("HTTP event streams can fail")
-        .try_recv()
-        .expect("the failure arrives before the events close");
-    assert_eq!(error.kind, StreamErrorKind::Upstream);
-    assert!(
-        error.message.contains("event stream failed"),
-        "{}",
-        error.message
-    );
+    assert_upstream_failure(failure, "event stream failed");
 }
 
 #[tokio::test]
@@ -237,30 +222,39 @@ async fn a_stream_that_ends_inside_a_streamed_event_is_a_failure() {
     })
     .await;
     let bridge = bridge(&url, &[], WAIT);
-    let Ok(BridgeReply::Sse {
-        mut events,
-        failure,
-        ..
-    }) = handle(&bridge, request(Method::Post, "{}")).await
-    else {
-        panic!("expected an event stream");
-    };
+    let (mut events, failure) =
+        event_stream_reply(handle(&bridge, request(Method::Post, "{}")).await);
     let mut pieces = 0;
     while let Some(item) = timeout(WAIT, events.recv()).await.expect("in time") {
         assert!(matches!(item, SseItem::Data(_)), "{item:?}");
         pieces += 1;
     }
     assert!(pieces > 0, "the event's start went on");
+    assert_upstream_failure(failure, "ended inside an event");
+}
+
+/// The events and the failure channel of an event-stream reply.
+fn event_stream_reply(
+    reply: Result<BridgeReply, StreamError>,
+) -> (mpsc::Receiver<SseItem>, oneshot::Receiver<StreamError>) {
+    match reply {
+        Ok(BridgeReply::Sse {
+            events,
+            failure: Some(failure),
+            ..
+        }) => (events, failure),
+        other => panic!("expected an HTTP event stream, got {other:?}"),
+    }
+}
+
+/// The stream's end was reported as an upstream failure saying `what`,
+/// before the events closed.
+fn assert_upstream_failure(mut failure: oneshot::Receiver<StreamError>, what: &str) {
     let error = failure
-        .expect("HTTP event streams can fail")
         .try_recv()
-        .expect("the end inside an event is reported");
+        .expect("the failure arrives before the events close");
     assert_eq!(error.kind, StreamErrorKind::Upstream);
-    assert!(
-        error.message.contains("ended inside an event"),
-        "{}",
-        error.message
-    );
+    assert!(error.message.contains(what), "{}", error.message);
 }
 
 #[tokio::test]

@@ -1,5 +1,16 @@
 //! Fake upstream MCP servers over HTTP, in the test process.
 
+/// Serves [`chunked`] on a loopback port; returns the connector's
+/// `[[server]]` entry for it, named `chunked`.
+pub async fn serve_chunked() -> String {
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = upstream.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(upstream, chunked()).await });
+    format!("[[server]]\nname = \"chunked\"\nurl = \"http://{addr}/mcp\"\n")
+}
+
 /// An HTTP upstream whose `resources/read` answers come without a length
 /// (chunked): `test://big` sends [`BIG`] bytes of JSON in 10 KB pieces,
 /// `test://broken` a first piece and then breaks the connection;

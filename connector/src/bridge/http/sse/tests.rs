@@ -404,3 +404,91 @@ fn a_stream_that_stops_inside_a_streamed_event_is_known() {
     assert_eq!(parser.next_item(), Ok(None));
     assert!(!parser.inside_streamed_event());
 }
+
+/// A small deterministic generator for the property test below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn streaming_agrees_with_whole_events_on_random_streams() {
+    const TOKENS: &[&[u8]] = &[
+        b"data: ",
+        b"data:",
+        b"data",
+        b"id: 7",
+        b"event: e",
+        b"retry: 10",
+        b": c",
+        b"dat",
+        b"\n",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"x",
+        b"yz",
+        b"0123456789",
+        b"\xEF\xBB\xBF",
+        b" ",
+    ];
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let (mut pieces, mut compared) = (0, 0);
+    for round in 0..3000 {
+        let mut input = Vec::new();
+        for _ in 0..rng.below(40) {
+            let token = TOKENS[rng.below(TOKENS.len())];
+            let times = if token.len() <= 2 && token[0] > b' ' {
+                1 + rng.below(30)
+            } else {
+                1
+            };
+            for _ in 0..times {
+                input.extend_from_slice(token);
+            }
+        }
+        let mut chunks = Vec::new();
+        let mut rest = &input[..];
+        while !rest.is_empty() {
+            let n = 1 + rng.below(rest.len().min(24));
+            chunks.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        let max = [64, 200, MAX][rng.below(3)];
+        let from = 16 + rng.below(48);
+        let (whole, whole_error) = parse_chunks(&chunks, max);
+        let streamed = parse_with(SseParser::new(max).streaming(from), &chunks);
+        pieces += streamed.pieces;
+        if whole_error.is_none() && streamed.error.is_none() {
+            compared += 1;
+            assert_eq!(streamed.events, whole, "round {round}: {input:?}");
+        } else {
+            // A bound can trip earlier when streaming (before a line
+            // ends); never on an event the whole parser accepted.
+            assert!(
+                streamed.events.len() <= whole.len()
+                    && whole[..streamed.events.len()] == streamed.events[..],
+                "round {round}: {input:?}"
+            );
+            assert!(
+                streamed.error.is_some() || whole_error.is_none(),
+                "round {round}"
+            );
+        }
+    }
+    assert!(
+        pieces > 1000 && compared > 1000,
+        "{pieces} pieces, {compared} compared"
+    );
+}

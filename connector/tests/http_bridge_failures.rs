@@ -55,8 +55,7 @@ async fn upstream_down_is_an_upstream_error() {
     let error = handle(&bridge, request(Method::Post, "{}"))
         .await
         .expect_err("refused");
-    assert_eq!(error.kind, StreamErrorKind::Upstream);
-    assert!(error.message.contains("wiki"), "{}", error.message);
+    assert_upstream(&error, "wiki");
     assert!(
         error.message.contains(&format!("127.0.0.1:{port}")),
         "{}",
@@ -72,12 +71,7 @@ async fn slow_upstream_times_out_and_is_disconnected() {
     let error = handle(&bridge, request(Method::Post, "{}"))
         .await
         .expect_err("timeout");
-    assert_eq!(error.kind, StreamErrorKind::Upstream);
-    assert!(
-        error.message.contains("did not answer within 200ms"),
-        "{}",
-        error.message
-    );
+    assert_upstream(&error, "did not answer within 200ms");
     timeout(WAIT, upstream.closed)
         .await
         .expect("upstream saw the disconnect")
@@ -253,6 +247,11 @@ fn assert_upstream_failure(mut failure: oneshot::Receiver<StreamError>, what: &s
     let error = failure
         .try_recv()
         .expect("the failure arrives before the events close");
+    assert_upstream(&error, what);
+}
+
+/// `error` is an upstream error saying `what`.
+fn assert_upstream(error: &StreamError, what: &str) {
     assert_eq!(error.kind, StreamErrorKind::Upstream);
     assert!(error.message.contains(what), "{}", error.message);
 }
@@ -272,9 +271,8 @@ async fn a_tls_failure_is_an_upstream_error() {
     let error = handle(&bridge, request(Method::Post, "{}"))
         .await
         .expect_err("TLS fails");
-    assert_eq!(error.kind, StreamErrorKind::Upstream);
     let authority = url.trim_start_matches("https://").trim_end_matches("/mcp");
-    assert!(error.message.contains(authority), "{}", error.message);
+    assert_upstream(&error, authority);
 }
 
 #[tokio::test]
@@ -294,12 +292,7 @@ async fn a_garbled_answer_is_an_upstream_error() {
     let error = handle(&bridge, request(Method::Post, "{}"))
         .await
         .expect_err("not HTTP");
-    assert_eq!(error.kind, StreamErrorKind::Upstream);
-    assert!(
-        error.message.contains("request failed"),
-        "{}",
-        error.message
-    );
+    assert_upstream(&error, "request failed");
     assert!(
         error.message.contains(&addr.to_string()),
         "{}",

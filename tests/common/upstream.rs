@@ -21,7 +21,6 @@ pub async fn serve_chunked() -> String {
 pub fn chunked() -> axum::Router {
     use axum::body::{Body, Bytes};
     use axum::http::{Response, header};
-    use futures_util::StreamExt;
     const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"chunked","version":"0"}}}"#;
     axum::Router::new().route(
         "/mcp",
@@ -41,57 +40,19 @@ pub fn chunked() -> axum::Router {
                     let mut text = b"data: ".to_vec();
                     text.extend(tool_list());
                     text.extend(b"\n\n");
-                    let pieces: Vec<_> = text
-                        .chunks(10_000)
-                        .map(|piece| Ok::<_, std::io::Error>(Bytes::copy_from_slice(piece)))
-                        .collect();
-                    Response::builder()
-                        .header(header::CONTENT_TYPE, "text/event-stream")
-                        .body(Body::from_stream(futures_util::stream::iter(pieces)))
-                        .expect("response")
+                    event_stream(in_pieces(text, None))
                 }
                 Some("resources/read") if uri.starts_with("test://sse") => {
-                    // One event of ~300 kB, sent in 10 kB pieces; a break
-                    // comes after the connector began to stream it (64 KiB).
+                    // One event of ~300 kB; a break comes after the
+                    // connector began to stream it (64 KiB).
                     let mut text = b"id: 4\ndata: ".to_vec();
                     text.extend(big_body());
                     text.extend(b"\n\n");
-                    let broken = uri == "test://sse-broken";
-                    let pieces: Vec<_> = text
-                        .chunks(10_000)
-                        .enumerate()
-                        .map(|(i, piece)| match i {
-                            8 if broken => Err(std::io::Error::other("upstream crashed")),
-                            _ => Ok(Bytes::copy_from_slice(piece)),
-                        })
-                        .collect();
-                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
-                        tokio::task::yield_now().await;
-                        piece
-                    });
-                    Response::builder()
-                        .header(header::CONTENT_TYPE, "text/event-stream")
-                        .body(Body::from_stream(stream))
-                        .expect("response")
+                    event_stream(in_pieces(text, (uri == "test://sse-broken").then_some(8)))
                 }
                 Some("resources/read") if uri == "test://small" => json(Body::from(SMALL)),
                 Some("resources/read") => {
-                    let broken = request["params"]["uri"] == "test://broken";
-                    let pieces: Vec<_> = big_body()
-                        .chunks(10_000)
-                        .enumerate()
-                        .map(|(i, piece)| match i {
-                            1 if broken => Err(std::io::Error::other("upstream crashed")),
-                            _ => Ok(Bytes::copy_from_slice(piece)),
-                        })
-                        .collect();
-                    // Each piece after a pause, so that hyper flushes the
-                    // head and the first piece before the break.
-                    let stream = futures_util::stream::iter(pieces).then(|piece| async {
-                        tokio::task::yield_now().await;
-                        piece
-                    });
-                    json(Body::from_stream(stream))
+                    json(in_pieces(big_body(), (uri == "test://broken").then_some(1)))
                 }
                 _ => Response::builder()
                     .status(202)
@@ -112,6 +73,33 @@ pub fn big_body() -> Vec<u8> {
     body.extend(b"0123456789abcdef".iter().cycle().take(BIG));
     body.extend_from_slice(br#""}]}}"#);
     body
+}
+
+/// `bytes` as a chunked body of 10 kB pieces, each after a pause (so that
+/// hyper flushes what came before); piece `break_at`, if any, breaks the
+/// connection instead.
+fn in_pieces(bytes: Vec<u8>, break_at: Option<usize>) -> axum::body::Body {
+    use futures_util::StreamExt;
+    let pieces: Vec<_> = bytes
+        .chunks(10_000)
+        .enumerate()
+        .map(|(i, piece)| match break_at {
+            Some(at) if at == i => Err(std::io::Error::other("upstream crashed")),
+            _ => Ok(axum::body::Bytes::copy_from_slice(piece)),
+        })
+        .collect();
+    let stream = futures_util::stream::iter(pieces).then(|piece| async {
+        tokio::task::yield_now().await;
+        piece
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+fn event_stream(body: axum::body::Body) -> axum::http::Response<axum::body::Body> {
+    axum::http::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/event-stream")
+        .body(body)
+        .expect("response")
 }
 
 pub const OPEN_TOOLS: usize = 900;

@@ -48,9 +48,7 @@ pub fn json_body(mut response: Response) -> Body {
         };
         match next {
             Ok(Some(Piece::Body(b))) => Some((Ok(b), Some((response, None)))),
-            Ok(Some(Piece::Event(_) | Piece::EventData(_))) => {
-                Some((Err(abort("event inside a JSON body")), None))
-            }
+            Ok(Some(Piece::Event(_) | Piece::EventData(_))) => Some((Err(event_in_json()), None)),
             Ok(None) => None,
             Err(e) => {
                 warn!(error = %e, "relayed JSON response failed");
@@ -118,9 +116,7 @@ pub fn filtered_json_body(response: Response, filter: ListFilter) -> Body {
         loop {
             match response.next().await {
                 Ok(Some(Piece::Body(b))) => whole.extend_from_slice(&b),
-                Ok(Some(Piece::Event(_) | Piece::EventData(_))) => {
-                    return Err(abort("event inside a JSON body"));
-                }
+                Ok(Some(Piece::Event(_) | Piece::EventData(_))) => return Err(event_in_json()),
                 Ok(None) => break,
                 Err(e) => {
                     warn!(error = %e, "relayed JSON response failed");
@@ -321,6 +317,12 @@ fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
             e.to_string().replace(['\n', '\r'], " ")
         )),
     }
+}
+
+/// A connector sent an event frame in a JSON response: the body is cut.
+fn event_in_json() -> std::io::Error {
+    warn!("relayed JSON response failed: the connector sent an event inside it");
+    abort("event inside a JSON body")
 }
 
 fn abort(why: &str) -> std::io::Error {

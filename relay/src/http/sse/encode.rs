@@ -133,14 +133,19 @@ fn put_field(out: &mut BytesMut, name: &str, value: &[u8]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn encodes_fields_and_multiline_data() {
-        let e = SseEvent {
+    /// An event with every field and two data lines.
+    fn two_lines() -> SseEvent {
+        SseEvent {
             id: Some("7".into()),
             event: Some("message".into()),
             data: Bytes::from_static(b"{\"a\":1}\n{\"b\":2}"),
             retry: Some(1000),
-        };
+        }
+    }
+
+    #[test]
+    fn encodes_fields_and_multiline_data() {
+        let e = two_lines();
         assert_eq!(
             &encode(&e).to_bytes()[..],
             b"id: 7\nevent: message\nretry: 1000\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
@@ -190,12 +195,7 @@ mod tests {
 
     #[test]
     fn an_event_in_pieces_is_the_same_event() {
-        let whole = SseEvent {
-            id: Some("7".into()),
-            event: Some("message".into()),
-            data: Bytes::from_static(b"{\"a\":1}\n{\"b\":2}"),
-            retry: Some(1000),
-        };
+        let whole = two_lines();
         let rest = SseEvent {
             data: Bytes::from_static(b":2}"),
             ..whole.clone()

@@ -294,15 +294,18 @@ mod tests {
         assert_eq!(n.kind, Kind::Notification);
         let r = parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).expect("valid");
         assert_eq!(r.kind, Kind::Response);
-        let r = parse(br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#)
-            .expect("valid");
+        let r = parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#,
+        )
+        .expect("valid");
         assert_eq!(r.uri.text(), Some("file:///x"));
     }
 
     #[test]
     fn a_null_id_is_still_a_request() {
-        let e = parse(br#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"x"}}"#)
-            .expect("valid");
+        let e =
+            parse(br#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"x"}}"#)
+                .expect("valid");
         assert_eq!(e.kind, Kind::Request);
         assert_eq!(e.id.map(|i| i.get()), Some("null"));
     }
@@ -352,7 +355,12 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"method":7}"#,
         ] {
             let err = parse(bad).expect_err("invalid");
-            assert_eq!(err.code(), INVALID_REQUEST, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                err.code(),
+                INVALID_REQUEST,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(parse(br#"{"jsonrpc":"2.0","id":1,"method":"x"} {}"#).is_err());
     }

@@ -119,7 +119,14 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_refused_not_guessed() {
-        for v in ["9999", "2027-01-01", "2026-07-28 ", "", "DRAFT-2026-v1", "2025-3-26"] {
+        for v in [
+            "9999",
+            "2027-01-01",
+            "2026-07-28 ",
+            "",
+            "DRAFT-2026-v1",
+            "2025-3-26",
+        ] {
             let e = Era::decide(Some(v), None).expect_err(v);
             assert_eq!(e.code(), UNSUPPORTED_VERSION, "{v}");
             assert!(Era::decide(None, Some(v)).is_err(), "{v}");

@@ -71,7 +71,9 @@ pub enum Undecidable {
     },
     /// `completion/complete` with a `ref` that is not one of the two
     /// kinds, or that carries the other kind's member too.
-    #[error("completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri), not both")]
+    #[error(
+        "completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri), not both"
+    )]
     Reference,
 }
 
@@ -168,7 +170,8 @@ mod tests {
     fn targets() {
         let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
         assert_eq!(decide(call), Ok(Some(Target::Tool("echo"))));
-        let read = r#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"file:///x"}}"#;
+        let read =
+            r#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"file:///x"}}"#;
         assert_eq!(decide(read), Ok(Some(Target::Resource("file:///x"))));
         let prompt = r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p"}}"#;
         assert_eq!(decide(prompt), Ok(Some(Target::Prompt("p"))));
@@ -185,7 +188,10 @@ mod tests {
                 r#"{{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{{"ref":{r},"argument":{{"name":"a","value":""}}}}}}"#
             ))
         };
-        assert_eq!(c(r#"{"type":"ref/prompt","name":"p"}"#), Ok(Some(Target::Prompt("p"))));
+        assert_eq!(
+            c(r#"{"type":"ref/prompt","name":"p"}"#),
+            Ok(Some(Target::Prompt("p")))
+        );
         assert_eq!(
             c(r#"{"type":"ref/resource","uri":"file:///{x}"}"#),
             Ok(Some(Target::Resource("file:///{x}")))
@@ -208,17 +214,50 @@ mod tests {
     #[test]
     fn undecidable_policed_messages_are_refused() {
         for (body, code) in [
-            (r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo"}}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo"}}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["secret"]}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["secret"]}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":{"a":1}}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"uri":"x"}}"#, INVALID_PARAMS),
-            (r#"{"jsonrpc":"2.0","method":"resources/subscribe","params":{"uri":"x"}}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo"}}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo"}}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["secret"]}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["secret"]}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":{"a":1}}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"uri":"x"}}"#,
+                INVALID_PARAMS,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"resources/subscribe","params":{"uri":"x"}}"#,
+                INVALID_REQUEST,
+            ),
         ] {
             assert_eq!(decide(body).map_err(|e| e.code()), Err(code), "{body}");
         }
@@ -226,11 +265,30 @@ mod tests {
 
     #[test]
     fn ids_that_some_parser_would_confuse_are_refused() {
-        for id in ["5.0", "5e0", "1E2", "-0", "9007199254740992", "true", "{}", "[1]", "null", "0.5"] {
+        for id in [
+            "5.0",
+            "5e0",
+            "1E2",
+            "-0",
+            "9007199254740992",
+            "true",
+            "{}",
+            "[1]",
+            "null",
+            "0.5",
+        ] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             assert!(decide(&body).is_err(), "{id}");
         }
-        for id in ["0", "5", "-5", "9007199254740991", "-9007199254740991", r#""5""#, r#""""#] {
+        for id in [
+            "0",
+            "5",
+            "-5",
+            "9007199254740991",
+            "-9007199254740991",
+            r#""5""#,
+            r#""""#,
+        ] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             assert_eq!(decide(&body), Ok(None), "{id}");
         }

@@ -81,14 +81,19 @@ pub struct RequestHead {
     pub server: ServerName,
     /// The upstream session this request belongs to (session era).
     pub session: Option<String>,
-    /// `MCP-Protocol-Version` as the client sent it.
+    /// The MCP protocol version the relay decided the request's era by
+    /// (`sallyport_mcp::Era`): the client's `MCP-Protocol-Version`, or for
+    /// a stateless-era request that carries it only in its body, the
+    /// body's version; `None` for a session-era request without one. The
+    /// relay sends only versions it knows; a connector refuses any other.
     pub protocol_version: Option<String>,
     /// `Last-Event-ID` as the client sent it (resumption).
     pub last_event_id: Option<String>,
     /// The authenticated caller.
     pub caller: Caller,
-    /// Other forwarded headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`),
-    /// lowercase names.
+    /// Other forwarded headers, lowercase names: `Accept`, and in the
+    /// stateless era only, `Mcp-Method`, `Mcp-Name` and `Mcp-Param-*`
+    /// after the relay checked them (each at most once).
     pub headers: Vec<(String, String)>,
 }
 

@@ -18,6 +18,11 @@ use crate::auth::{ApiKeyEntry, AuthConfig, Authenticator};
 use crate::error::ConfigError;
 use crate::policy::Policy;
 
+mod listeners;
+
+use listeners::{RawAdmin, RawHttp, http_config};
+pub use listeners::{AdminConfig, HttpConfig};
+
 /// The validated relay configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,38 +81,6 @@ pub struct QuicConfig {
     pub drain_timeout: Duration,
 }
 
-/// The admin listener.
-#[derive(Debug, Clone)]
-pub struct AdminConfig {
-    /// Address to bind (TCP, plain HTTP; keep it on loopback).
-    pub listen: SocketAddr,
-}
-
-/// The endpoint remote MCP clients use.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    /// Address to bind (TCP).
-    pub listen: SocketAddr,
-    /// The URL clients use to reach this relay (scheme, host, optional
-    /// port; no path). Its origin is allowed in `Origin`, its host in
-    /// `Host`, and it prefixes every URL the relay advertises.
-    pub public_url: String,
-    /// TLS certificate chain and key; `None` only with
-    /// `insecure_plain_http = true`.
-    pub tls: Option<(PathBuf, PathBuf)>,
-    /// Further origins allowed to call (browser-based clients).
-    pub allowed_origins: Vec<String>,
-    /// Further `Host` values accepted (besides `public_url`'s).
-    pub allowed_hosts: Vec<String>,
-    /// Largest request body.
-    pub max_body: usize,
-    /// Time a connector has to start answering a request.
-    pub response_timeout: Duration,
-    /// Ask HTTPS clients for certificates (`sallyport pki issue client`),
-    /// verified with the QUIC trust bundle and CRL.
-    pub client_certs: bool,
-}
-
 /// One `[[connector]]` entry: an identity and the servers it may serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorGrant {
@@ -145,25 +118,6 @@ struct RawConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawHttp {
-    listen: SocketAddr,
-    public_url: String,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    #[serde(default)]
-    insecure_plain_http: bool,
-    #[serde(default)]
-    allowed_origins: Vec<String>,
-    #[serde(default)]
-    allowed_hosts: Vec<String>,
-    max_body_bytes: Option<usize>,
-    response_timeout_ms: Option<u64>,
-    #[serde(default)]
-    client_certs: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSessions {
     keys: Vec<PathBuf>,
     ttl_hours: Option<u64>,
@@ -181,12 +135,6 @@ struct RawQuic {
     handshake_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAdmin {
-    listen: SocketAddr,
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,12 +191,7 @@ impl Config {
                 "quic.idle_timeout_ms must be at least 1000",
             ));
         }
-        let admin = AdminConfig {
-            listen: raw
-                .admin
-                .map(|a| a.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9090))),
-        };
+        let admin = listeners::admin_config(raw.admin)?;
         let mut connectors: Vec<ConnectorGrant> = Vec::new();
         for c in raw.connectors {
             if c.id.connector_name().is_none() {
@@ -355,67 +298,6 @@ pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigEr
     Policy::from_toml_str(&text).map_err(|e| ConfigError::Invalid {
         path: Some(source.to_owned()),
         message: e.to_string(),
-    })
-}
-
-fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
-    let url = h.public_url.trim_end_matches('/').to_owned();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| {
-            ConfigError::invalid(format!(
-                "[http] public_url {url:?} must start with https:// (or http://)"
-            ))
-        })?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
-        return Err(ConfigError::invalid(format!(
-            "[http] public_url {url:?} must be scheme://host[:port] without a path"
-        )));
-    }
-    if h.client_certs && h.tls_cert.is_none() {
-        return Err(ConfigError::invalid(
-            "[http] client_certs needs tls_cert and tls_key: certificates are asked for in the TLS handshake",
-        ));
-    }
-    let tls = match (h.tls_cert, h.tls_key) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-        (None, None) if h.insecure_plain_http => None,
-        (None, None) => {
-            return Err(ConfigError::invalid(
-                "[http] needs tls_cert and tls_key, or insecure_plain_http = true (only behind a TLS-terminating proxy or on loopback)",
-            ));
-        }
-        _ => {
-            return Err(ConfigError::invalid(
-                "[http] tls_cert and tls_key go together",
-            ));
-        }
-    };
-    let max_body = h.max_body_bytes.unwrap_or(4 * 1024 * 1024);
-    if max_body == 0 || max_body > sallyport_protocol::codec::HARD_MAX_FRAME_LEN {
-        return Err(ConfigError::invalid(format!(
-            "[http] max_body_bytes must be between 1 and {}",
-            sallyport_protocol::codec::HARD_MAX_FRAME_LEN
-        )));
-    }
-    Ok(HttpConfig {
-        listen: h.listen,
-        public_url: url,
-        tls,
-        allowed_origins: h
-            .allowed_origins
-            .into_iter()
-            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
-            .collect(),
-        allowed_hosts: h
-            .allowed_hosts
-            .into_iter()
-            .map(|o| o.to_ascii_lowercase())
-            .collect(),
-        max_body,
-        response_timeout: Duration::from_millis(h.response_timeout_ms.unwrap_or(30_000)),
-        client_certs: h.client_certs,
     })
 }
 

@@ -28,6 +28,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod mtls;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -158,15 +159,7 @@ impl Authenticator {
         trust_domain_hint: Option<&str>,
     ) -> Result<Self, AuthSetupError> {
         let this = Self::new(api_keys, auth, trust_domain_hint)?;
-        let fetches = this.issuers.iter().filter_map(|i| match &i.keys {
-            KeySource::Remote(remote) => Some(remote.refresh_now()),
-            KeySource::Static(_) => None,
-        });
-        for result in futures_util::future::join_all(fetches).await {
-            if let Err(error) = result {
-                tracing::warn!(%error, "JWT logins from this issuer fail until its JWKS can be fetched");
-            }
-        }
+        this.prefetch().await;
         Ok(this)
     }
 

@@ -68,6 +68,11 @@ impl ApiKeys {
         Ok(Self { keys })
     }
 
+    /// How many keys are accepted.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The principal of `key`, or [`AuthError::Invalid`].
     pub(crate) fn authenticate(&self, key: &str) -> Result<Principal, AuthError> {
         let presented = digest::digest(&digest::SHA256, key.as_bytes());

@@ -45,7 +45,7 @@ pub(crate) struct RemoteJwks {
     fetches: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     keys: Arc<KeySet>,
     loaded: bool,
@@ -79,6 +79,33 @@ impl RemoteJwks {
     /// How many fetches were attempted.
     pub(crate) fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Whether a key set was ever loaded.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .loaded
+    }
+
+    /// Takes over `old`'s cached keys, refresh times and fetch count when
+    /// it is the same endpoint of the same issuer with the same
+    /// algorithms, so that a reload leaving an issuer unchanged fetches
+    /// nothing (and cannot be used to hammer the IdP). Returns whether it
+    /// did.
+    pub(crate) fn inherit(&self, old: &RemoteJwks) -> bool {
+        if self.issuer != old.issuer || self.url != old.url || self.allowed != old.allowed {
+            return false;
+        }
+        let cached = old
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = cached;
+        self.fetches.store(old.fetch_count(), Ordering::Relaxed);
+        true
     }
 
     /// Fetches now, for start-up; does not count against the refresh

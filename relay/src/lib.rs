@@ -26,6 +26,7 @@ mod quic;
 pub mod registry;
 pub mod server;
 pub mod session;
+pub mod shares;
 
 pub use cli::{RelayArgs, RelayCommand};
 pub use config::Config;

@@ -20,8 +20,8 @@ use crate::policy::Policy;
 
 mod listeners;
 
-use listeners::{RawAdmin, RawHttp, http_config};
 pub use listeners::{AdminConfig, HttpConfig};
+use listeners::{RawAdmin, RawHttp, http_config};
 
 /// The validated relay configuration.
 #[derive(Debug, Clone)]
@@ -56,6 +56,27 @@ pub struct Config {
     pub base_dir: PathBuf,
     /// Which connector identities may serve which servers.
     pub connectors: Vec<ConnectorGrant>,
+    /// `[limits]`: the relay's per-caller shares.
+    pub limits: RelayLimits,
+    /// The file this config was read from (empty when parsed from text):
+    /// re-read on reload for the credentials.
+    pub path: PathBuf,
+}
+
+/// `[limits]` of the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Requests in flight plus open response streams of one principal
+    /// (subject + agent) at this relay.
+    pub max_streams_per_principal: u32,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_streams_per_principal: crate::shares::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+        }
+    }
 }
 
 /// The QUIC listener.
@@ -114,6 +135,13 @@ struct RawConfig {
     binding: Vec<toml::Value>,
     #[serde(default)]
     audit: AuditConfig,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_streams_per_principal: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +185,7 @@ impl Config {
         if config.policy_source.as_os_str().is_empty() {
             config.policy_source = path.to_owned();
         }
+        config.path = path.to_owned();
         Ok(config)
     }
 
@@ -234,6 +263,7 @@ impl Config {
         let auth = raw.auth.resolve(base);
         auth.validate()
             .map_err(|e| ConfigError::invalid(e.to_string()))?;
+        let limits = relay_limits(raw.limits)?;
         let (session_keys, session_ttl) = match raw.sessions {
             Some(s) => {
                 if s.keys.is_empty() {
@@ -269,6 +299,8 @@ impl Config {
             audit: raw.audit,
             base_dir: base.to_owned(),
             connectors,
+            limits,
+            path: PathBuf::new(),
         })
     }
 }
@@ -299,6 +331,19 @@ pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigEr
         path: Some(source.to_owned()),
         message: e.to_string(),
     })
+}
+
+fn relay_limits(raw: Option<RawLimits>) -> Result<RelayLimits, ConfigError> {
+    let mut limits = RelayLimits::default();
+    if let Some(n) = raw.and_then(|l| l.max_streams_per_principal) {
+        if n == 0 {
+            return Err(ConfigError::invalid(
+                "[limits] max_streams_per_principal must be at least 1",
+            ));
+        }
+        limits.max_streams_per_principal = n;
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]
@@ -354,6 +399,25 @@ mod tests {
                 .to_string();
             assert!(msg.contains(needle), "{to}: {msg}");
         }
+    }
+
+    #[test]
+    fn limits_default_and_zero_refused() {
+        let c = Config::parse(MINIMAL, Path::new(".")).expect("valid");
+        assert_eq!(c.limits.max_streams_per_principal, 64);
+        let text = format!("{MINIMAL}\n[limits]\nmax_streams_per_principal = 3\n");
+        let c = Config::parse(&text, Path::new(".")).expect("valid");
+        assert_eq!(c.limits.max_streams_per_principal, 3);
+        let text = format!("{MINIMAL}\n[limits]\nmax_streams_per_principal = 0\n");
+        let msg = Config::parse(&text, Path::new("."))
+            .expect_err("zero")
+            .to_string();
+        assert!(msg.contains("max_streams_per_principal"), "{msg}");
+        let text = format!("{MINIMAL}\n[limits]\nmax_stream_per_principal = 3\n");
+        let msg = Config::parse(&text, Path::new("."))
+            .expect_err("typo")
+            .to_string();
+        assert!(msg.contains("max_stream_per_principal"), "{msg}");
     }
 
     #[test]

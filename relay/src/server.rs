@@ -25,6 +25,12 @@ use crate::quic;
 use crate::registry::Registry;
 use crate::session::SessionKeys;
 
+mod https;
+mod reload;
+
+use https::ClientTrust;
+use reload::ReloadWatch;
+
 /// A relay whose listeners are bound but not yet serving.
 #[derive(Debug)]
 pub struct Relay {
@@ -39,6 +45,9 @@ pub struct Relay {
 struct PublicEndpoint {
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The client-certificate trust of `tls`, reloaded with the TLS
+    /// material.
+    client_trust: Option<Arc<ClientTrust>>,
     app: Arc<http::AppState>,
 }
 
@@ -84,14 +93,18 @@ impl Relay {
                             addr: h.listen,
                             source,
                         })?;
+                let mut client_trust = None;
                 let tls = match &h.tls {
-                    Some((cert, key)) => {
-                        let clients = h.client_certs.then(|| http::ClientCertTrust {
+                    Some((cert, key)) if h.client_certs => {
+                        let trust = ClientTrust::load(http::ClientCertTrust {
                             bundle: config.quic.trust_bundle.clone(),
                             crl: config.quic.crl.clone(),
-                        });
-                        Some(http::tls_acceptor(cert, key, clients.as_ref())?)
+                        })?;
+                        let acceptor = trust.acceptor(cert, key)?;
+                        client_trust = Some(trust);
+                        Some(acceptor)
                     }
+                    Some((cert, key)) => Some(http::tls_acceptor(cert, key, None)?),
                     None => None,
                 };
                 let sessions = match &config.session_keys {
@@ -115,7 +128,10 @@ impl Relay {
                     http: h.clone(),
                     local_hosts,
                     registry: Arc::clone(&registry),
-                    auth,
+                    auth: arc_swap::ArcSwap::from_pointee(auth),
+                    shares: crate::shares::StreamShares::new(
+                        config.limits.max_streams_per_principal,
+                    ),
                     sessions,
                     session_ttl: config.session_ttl,
                     servers: config
@@ -133,7 +149,12 @@ impl Relay {
                         relay: config.name.clone(),
                     },
                 });
-                Some(PublicEndpoint { listener, tls, app })
+                Some(PublicEndpoint {
+                    listener,
+                    tls,
+                    client_trust,
+                    app,
+                })
             }
             None => None,
         };
@@ -169,7 +190,9 @@ impl Relay {
     }
 
     /// A handle that makes the serving relay reload its TLS material (the
-    /// QUIC certificate, trust bundle and CRL) and re-check live links.
+    /// QUIC certificate, trust bundle and CRL, which the HTTPS listener's
+    /// client-certificate trust follows), re-check live links, and re-read
+    /// the policy and the credentials (`[[api_key]]`, `[auth]`).
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle(Arc::clone(&self.reload))
     }
@@ -191,7 +214,8 @@ impl Relay {
             reload,
         } = self;
         let app = public.as_ref().map(|p| Arc::clone(&p.app));
-        let mut policy_watch = PolicyWatch::new(&shared.config);
+        let client_trust = public.as_ref().and_then(|p| p.client_trust.clone());
+        let mut watch = ReloadWatch::new(&shared.config);
         let http_stop = CancellationToken::new();
         let http_task = public.map(|p| {
             match p.listener.local_addr() {
@@ -231,7 +255,13 @@ impl Relay {
                 () = shutdown.cancelled() => break,
                 () = reload.notified() => {
                     reload_tls(&endpoint, &shared);
-                    policy_watch.reload(app.as_deref());
+                    if let Some(trust) = &client_trust {
+                        match trust.reload() {
+                            Ok(()) => info!("HTTPS client certificate trust reloaded"),
+                            Err(e) => warn!(error = %e, "HTTPS client certificate trust reload failed; keeping the previous bundle and CRL"),
+                        }
+                    }
+                    watch.reload(app.as_deref());
                 }
                 _ = recheck.tick() => {
                     recheck_links(&shared);
@@ -240,7 +270,7 @@ impl Relay {
                         app.limiter.housekeeping();
                     }
                 }
-                _ = policy_watch.tick() => policy_watch.reload_if_changed(app.as_deref()),
+                _ = watch.tick() => watch.reload_if_changed(app.as_deref()),
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     match Arc::clone(&permits).try_acquire_owned() {
@@ -342,64 +372,6 @@ fn recheck_links(shared: &Shared) {
     if closed > 0 {
         info!(closed, "links closed after re-checking certificates");
     }
-}
-
-/// Watches the file holding the roles and bindings; a change (or SIGHUP)
-/// swaps the policy atomically, and a broken file keeps the old one.
-struct PolicyWatch {
-    source: std::path::PathBuf,
-    standalone: bool,
-    modified: Option<std::time::SystemTime>,
-    interval: tokio::time::Interval,
-}
-
-impl PolicyWatch {
-    fn new(config: &Config) -> Self {
-        let source = config.policy_source.clone();
-        let modified = mtime(&source);
-        let mut interval = tokio::time::interval(Duration::from_secs(2));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Self {
-            source,
-            standalone: config.policy_standalone,
-            modified,
-            interval,
-        }
-    }
-
-    async fn tick(&mut self) {
-        self.interval.tick().await;
-    }
-
-    fn reload_if_changed(&mut self, app: Option<&http::AppState>) {
-        let now = mtime(&self.source);
-        if now.is_some() && now != self.modified {
-            self.reload(app);
-        }
-    }
-
-    fn reload(&mut self, app: Option<&http::AppState>) {
-        let Some(app) = app else { return };
-        if self.source.as_os_str().is_empty() {
-            return;
-        }
-        self.modified = mtime(&self.source);
-        match crate::config::reload_policy(&self.source, self.standalone) {
-            Ok(policy) => {
-                app.policy.store(Arc::new(policy));
-                app.recorder.metrics.policy_reload(true);
-                info!(source = %self.source.display(), "policy reloaded");
-            }
-            Err(e) => {
-                app.recorder.metrics.policy_reload(false);
-                warn!(error = %e, "policy reload failed; the previous policy stays in force");
-            }
-        }
-    }
-}
-
-fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Binds and serves until `shutdown` is cancelled.

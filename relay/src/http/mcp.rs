@@ -104,6 +104,7 @@ async fn serve(
     let principal = app.authenticate(headers, client_cert, &server).await?;
     tracing::Span::current().record("user", principal.subject.as_str());
     trail.principal = Some(principal.clone());
+    trail.permit = Some(app.admit(&principal)?);
     trail.session = header_str(headers, SESSION_HEADER);
     let policy = app.policy.load_full();
     access::check_server(&policy, &principal, &server, &app.http.public_url)?;

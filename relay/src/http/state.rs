@@ -13,6 +13,11 @@ use crate::config::HttpConfig;
 use crate::http::error::{HttpError, UNAVAILABLE};
 use crate::registry::{Registry, Route};
 use crate::session::{SessionClaims, SessionKeys, principal_hash};
+use crate::shares::StreamPermit;
+
+/// `Retry-After` of a caller over its stream share: streams end at no
+/// predictable time, so a short, fixed wait.
+const SHARE_RETRY_AFTER_SECS: u64 = 2;
 
 /// State shared by every HTTP handler.
 #[derive(Debug)]
@@ -21,7 +26,10 @@ pub(crate) struct AppState {
     /// `Host` values naming the listener's own address.
     pub local_hosts: Vec<String>,
     pub registry: Arc<Registry>,
-    pub auth: Authenticator,
+    /// The credential store in force; swapped whole on reload.
+    pub auth: arc_swap::ArcSwap<Authenticator>,
+    /// Each principal's share of requests in flight and open streams.
+    pub shares: crate::shares::StreamShares,
     pub sessions: SessionKeys,
     pub session_ttl: std::time::Duration,
     /// Every server some `[[connector]]` entry grants: the relay's catalogue.
@@ -54,13 +62,15 @@ impl AppState {
         client_cert: Option<&crate::http::ClientCert>,
         server: &ServerName,
     ) -> Result<Principal, HttpError> {
+        // One store for the whole request, even if a reload swaps it.
+        let auth = self.auth.load_full();
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         // A bearer token wins; without one, a verified client certificate
         // (from `sallyport pki issue client`) names the caller.
         if let (None, Some(cert)) = (value, client_cert) {
-            return self.auth.authenticate_client_cert(&cert.0).map_err(|e| {
+            return auth.authenticate_client_cert(&cert.0).map_err(|e| {
                 HttpError::new(
                     StatusCode::UNAUTHORIZED,
                     -32001,
@@ -79,7 +89,7 @@ impl AppState {
                 return Ok(Principal::anonymous());
             }
         }
-        self.auth.authenticate(value, &resource).await.map_err(|e| {
+        auth.authenticate(value, &resource).await.map_err(|e| {
             let mut err = HttpError::new(
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
                 -32001,
@@ -97,6 +107,32 @@ impl AppState {
             });
             err
         })
+    }
+
+    /// Takes one of `principal`'s streams (`[limits]
+    /// max_streams_per_principal`) for this request until its response
+    /// ends, or answers 429 with `Retry-After` when it holds its share.
+    pub fn admit(&self, principal: &Principal) -> Result<StreamPermit, HttpError> {
+        let agent = principal.agent.as_deref();
+        self.shares
+            .try_acquire(&principal.subject, agent)
+            .map_err(|e| {
+                tracing::warn!(
+                    user = %principal.subject,
+                    agent = agent.unwrap_or(""),
+                    held = e.held,
+                    max = e.max,
+                    "stream share exhausted"
+                );
+                let mut err = HttpError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    crate::limits::RATE_LIMITED,
+                    format!("too many requests and streams open: {e}; close one and retry"),
+                );
+                err.retry_after = Some(SHARE_RETRY_AFTER_SECS);
+                err.rule = Some(format!("[limits] max_streams_per_principal = {}", e.max));
+                err
+            })
     }
 
     /// The least loaded link for a new session or stateless request.

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use crate::audit::{AuditEvent, AuditLog, AuditRecord, AuthMethod, Decision};
 use crate::auth::Principal;
 use crate::metrics::{Metrics, tool_label};
+use crate::shares::StreamPermit;
 
 /// Where finished trails go.
 #[derive(Debug, Clone)]
@@ -39,6 +40,11 @@ pub(crate) struct Trail {
     pub bytes_in: u64,
     pub session_opened: bool,
     pub session_closed: bool,
+    /// What failed inside, for the audit record only.
+    pub error: Option<String>,
+    /// The caller's share of open streams, held until the trail is
+    /// written: when the response body ends or the client goes away.
+    pub permit: Option<StreamPermit>,
 }
 
 impl Trail {
@@ -58,6 +64,8 @@ impl Trail {
             bytes_in: 0,
             session_opened: false,
             session_closed: false,
+            error: None,
+            permit: None,
         }
     }
 
@@ -68,8 +76,16 @@ impl Trail {
         self.rule = rule;
     }
 
-    /// Writes the record and the metrics.
-    pub fn finish(self, to: &Recorder, status: u16, jsonrpc_error: Option<i64>, bytes_out: u64) {
+    /// Gives the caller's stream share back, then writes the record and
+    /// the metrics (so a written record means the share is free again).
+    pub fn finish(
+        mut self,
+        to: &Recorder,
+        status: u16,
+        jsonrpc_error: Option<i64>,
+        bytes_out: u64,
+    ) {
+        drop(self.permit.take());
         let latency = self.started.elapsed();
         let tool = tool_label(&self.method, self.target.as_deref()).to_owned();
         to.metrics.request(
@@ -96,7 +112,8 @@ impl Trail {
             .with_decision(self.decision, self.rule)
             .with_status(status, jsonrpc_error)
             .with_latency(latency)
-            .with_bytes(self.bytes_in, bytes_out);
+            .with_bytes(self.bytes_in, bytes_out)
+            .with_error(self.error);
         if let Some(p) = &self.principal {
             rec = rec.with_principal(p, auth_method(p));
         }
@@ -170,5 +187,55 @@ impl Drop for Counted {
         if let Some((trail, to)) = self.pending.take() {
             trail.finish(&to, self.status, None, self.bytes);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shares::StreamShares;
+
+    fn recorder(dir: &std::path::Path) -> Recorder {
+        Recorder {
+            audit: AuditLog::file(dir.join("audit.jsonl"), 1 << 20, 1).expect("audit log"),
+            metrics: Arc::new(Metrics::new()),
+            relay: "test".into(),
+        }
+    }
+
+    fn trail_holding(shares: &StreamShares) -> Trail {
+        let mut trail = Trail::new(1, "demo", "GET");
+        trail.permit = Some(shares.try_acquire("alice", None).expect("share"));
+        trail
+    }
+
+    #[tokio::test]
+    async fn a_response_body_holds_the_share_until_it_ends_or_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let to = recorder(dir.path());
+        let shares = StreamShares::new(1);
+
+        // The client went away mid-stream: hyper drops the body unread.
+        let stream =
+            Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+        let body = Counted::wrap(stream, 200, trail_holding(&shares), to.clone());
+        assert_eq!(shares.held("alice", None), 1, "held while the body is open");
+        assert!(shares.try_acquire("alice", None).is_err());
+        drop(body);
+        assert_eq!(
+            shares.held("alice", None),
+            0,
+            "released when the client goes away"
+        );
+
+        // A body read to its end, then dropped (as hyper does).
+        let body = Counted::wrap(Body::from("done"), 200, trail_holding(&shares), to.clone());
+        let bytes = axum::body::to_bytes(body, 1024).await.expect("body");
+        assert_eq!(&bytes[..], b"done");
+        assert_eq!(shares.held("alice", None), 0);
+
+        // A refusal written at once.
+        trail_holding(&shares).finish(&to, 429, Some(-32029), 0);
+        assert_eq!(shares.held("alice", None), 0);
     }
 }

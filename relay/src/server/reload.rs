@@ -1,0 +1,138 @@
+//! Hot reload of what the HTTP side decides with: the policy (roles and
+//! bindings) and the credentials (`[[api_key]]`, `[auth]`: the relay's
+//! token key and every `[[auth.idp]]`). Both are re-read on SIGHUP and
+//! when their file changes (mtime, polled), and swapped whole: a removed
+//! key or issuer stops working at the next request, an added one works.
+//! A broken file keeps what is in force, logged with the reason, and the
+//! reload is counted as failed in `sallyport_policy_reloads`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::http;
+use crate::quic;
+
+/// Watches relay.toml and the policy file.
+pub(super) struct ReloadWatch {
+    /// The file holding the roles and bindings.
+    policy: PathBuf,
+    standalone: bool,
+    /// relay.toml, whose `[[api_key]]` and `[auth]` are the credentials
+    /// (empty when the config was not read from a file).
+    config: PathBuf,
+    /// The relay's certificate, whose trust domain names the issuer of
+    /// `sallyport pki token` tokens.
+    relay_cert: PathBuf,
+    modified: [Option<SystemTime>; 2],
+    interval: tokio::time::Interval,
+}
+
+impl ReloadWatch {
+    pub(super) fn new(config: &Config) -> Self {
+        let mut interval = tokio::time::interval(Duration::from_secs(2));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut this = Self {
+            policy: config.policy_source.clone(),
+            standalone: config.policy_standalone,
+            config: config.path.clone(),
+            relay_cert: config.quic.cert.clone(),
+            modified: [None, None],
+            interval,
+        };
+        this.modified = this.mtimes();
+        this
+    }
+
+    pub(super) async fn tick(&mut self) {
+        self.interval.tick().await;
+    }
+
+    fn mtimes(&self) -> [Option<SystemTime>; 2] {
+        [mtime(&self.policy), mtime(&self.config)]
+    }
+
+    /// Reloads when either file's mtime changed since the last reload.
+    pub(super) fn reload_if_changed(&mut self, app: Option<&http::AppState>) {
+        let now = self.mtimes();
+        if now.iter().any(Option::is_some) && now != self.modified {
+            self.reload(app);
+        }
+    }
+
+    /// Re-reads the policy and the credentials; each that reads cleanly
+    /// replaces the one in force. Never waits for a JWKS endpoint: new
+    /// issuers' keys are fetched in the background, unchanged issuers keep
+    /// their cached keys.
+    pub(super) fn reload(&mut self, app: Option<&http::AppState>) {
+        let Some(app) = app else { return };
+        if self.policy.as_os_str().is_empty() && self.config.as_os_str().is_empty() {
+            return;
+        }
+        self.modified = self.mtimes();
+        let mut ok = true;
+        if !self.policy.as_os_str().is_empty() {
+            ok &= self.reload_policy(app);
+        }
+        if !self.config.as_os_str().is_empty() {
+            ok &= self.reload_credentials(app);
+        }
+        app.recorder.metrics.policy_reload(ok);
+    }
+
+    fn reload_policy(&self, app: &http::AppState) -> bool {
+        match crate::config::reload_policy(&self.policy, self.standalone) {
+            Ok(policy) => {
+                app.policy.store(Arc::new(policy));
+                info!(source = %self.policy.display(), "policy reloaded");
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "policy reload failed; the previous policy stays in force");
+                false
+            }
+        }
+    }
+
+    fn reload_credentials(&self, app: &http::AppState) -> bool {
+        let refused = |error: &dyn std::fmt::Display| {
+            warn!(
+                source = %self.config.display(),
+                %error,
+                "credentials reload failed; the previous API keys and token issuers stay in force"
+            );
+            false
+        };
+        // The whole file must be valid: a half-edited relay.toml changes
+        // nothing.
+        let config = match Config::load(&self.config) {
+            Ok(c) => c,
+            Err(e) => return refused(&e),
+        };
+        let trust_domain = quic::trust_domain_of(&self.relay_cert);
+        let current = app.auth.load_full();
+        let next = match current.reloaded(&config.api_keys, &config.auth, trust_domain.as_deref()) {
+            Ok(next) => Arc::new(next),
+            Err(e) => return refused(&e),
+        };
+        app.auth.store(Arc::clone(&next));
+        info!(
+            source = %self.config.display(),
+            api_keys = next.api_key_count(),
+            issuers = next.issuers().count(),
+            "credentials reloaded"
+        );
+        tokio::spawn(async move { next.prefetch().await });
+        true
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}

@@ -15,6 +15,11 @@ use serde::Deserialize;
 use crate::envsubst::expand;
 use crate::error::ConfigError;
 
+mod limits;
+
+pub use limits::{DEFAULT_SESSIONS_PER_CALLER, Limits};
+use limits::{RawLimits, limits};
+
 /// The validated connector configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,30 +113,6 @@ impl Default for LinkTiming {
     }
 }
 
-/// Bounds on what relayed clients can make the connector hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest request body accepted from the relay.
-    pub max_body: usize,
-    /// Most concurrent sessions (stdio: child processes) per server.
-    pub max_sessions: usize,
-    /// A session unused for this long is ended (its process killed).
-    pub session_idle: Duration,
-    /// Time an upstream server has to answer a request.
-    pub upstream_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body: 16 * 1024 * 1024,
-            max_sessions: 64,
-            session_idle: Duration::from_secs(30 * 60),
-            upstream_timeout: Duration::from_secs(300),
-        }
-    }
-}
-
 /// One local MCP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -189,15 +170,6 @@ struct RawLink {
     connect_timeout_ms: Option<u64>,
     backoff_initial_ms: Option<u64>,
     backoff_max_ms: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    max_body_bytes: Option<usize>,
-    max_sessions_per_server: Option<usize>,
-    session_idle_timeout_ms: Option<u64>,
-    upstream_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -357,37 +329,6 @@ fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
         ));
     }
     Ok(t)
-}
-
-fn limits(raw: &RawLimits) -> Result<Limits, ConfigError> {
-    let d = Limits::default();
-    let l = Limits {
-        max_body: raw.max_body_bytes.unwrap_or(d.max_body),
-        max_sessions: raw.max_sessions_per_server.unwrap_or(d.max_sessions),
-        session_idle: raw
-            .session_idle_timeout_ms
-            .map(Duration::from_millis)
-            .unwrap_or(d.session_idle),
-        upstream_timeout: raw
-            .upstream_timeout_ms
-            .map(Duration::from_millis)
-            .unwrap_or(d.upstream_timeout),
-    };
-    let max_frame = sallyport_protocol::codec::HARD_MAX_FRAME_LEN;
-    if l.max_body == 0 || l.max_body > max_frame {
-        return Err(ConfigError::invalid(format!(
-            "[limits] max_body_bytes must be between 1 and {max_frame}"
-        )));
-    }
-    if l.max_sessions == 0 {
-        return Err(ConfigError::invalid(
-            "[limits] max_sessions_per_server must be at least 1",
-        ));
-    }
-    if l.session_idle.is_zero() || l.upstream_timeout.is_zero() {
-        return Err(ConfigError::invalid("[limits] timeouts must be above 0"));
-    }
-    Ok(l)
 }
 
 fn default_label() -> ConnectorLabel {

@@ -136,3 +136,37 @@ fn refusals_are_precise() {
         assert!(msg.contains(needle), "wanted {needle:?} in {msg}");
     }
 }
+
+#[test]
+fn sessions_per_caller_default_and_bounds() {
+    let c = parse(EXAMPLE).expect("valid");
+    assert_eq!(c.limits.max_sessions, 64);
+    assert_eq!(
+        c.limits.max_sessions_per_caller,
+        DEFAULT_SESSIONS_PER_CALLER
+    );
+    assert_eq!(DEFAULT_SESSIONS_PER_CALLER, 8);
+    let with = |limits: &str| format!("{EXAMPLE}\n[limits]\n{limits}\n");
+    let small = parse(&with("max_sessions_per_server = 3")).expect("valid");
+    assert_eq!(
+        (
+            small.limits.max_sessions,
+            small.limits.max_sessions_per_caller
+        ),
+        (3, 3),
+        "the default share never exceeds the server's limit"
+    );
+    let set = parse(&with(
+        "max_sessions_per_server = 10\nmax_sessions_per_caller = 10",
+    ))
+    .expect("valid");
+    assert_eq!(set.limits.max_sessions_per_caller, 10);
+    for bad in [
+        "max_sessions_per_caller = 0",
+        "max_sessions_per_caller = 65",
+        "max_sessions_per_server = 4\nmax_sessions_per_caller = 5",
+    ] {
+        let msg = err(&with(bad));
+        assert!(msg.contains("max_sessions_per_caller"), "{bad}: {msg}");
+    }
+}

@@ -15,9 +15,11 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
+use sallyport_mcp::Era;
 use sallyport_protocol::data::{RequestHead, SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::warn;
 
 /// Identifies the relay link a request came through, so that a bridge can
 /// end the sessions of a link that is gone.
@@ -146,5 +148,68 @@ pub fn stream_error(kind: StreamErrorKind, message: impl Into<String>) -> Stream
     StreamError {
         kind,
         message: message.into(),
+    }
+}
+
+/// The protocol era of a request, as the relay decided it: its
+/// `RequestHead.protocol_version` (a known stateless-era version for every
+/// stateless request; the client's session-era version or none for the
+/// session era), checked against the version the body's `_meta` names
+/// (`meta`, when the bridge reads the body) with the rule the relay uses.
+/// A version this build does not know is refused, and logged, never
+/// guessed: such a request must not start anything.
+pub(crate) fn era(head: &RequestHead, meta: Option<&str>) -> Result<Era, StreamError> {
+    Era::decide(head.protocol_version.as_deref(), meta).map_err(|e| {
+        warn!(
+            request.id = head.request_id,
+            server = %head.server,
+            version = ?head.protocol_version,
+            meta,
+            error = %e,
+            "request refused: no protocol era"
+        );
+        stream_error(StreamErrorKind::BadRequest, e.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use sallyport_protocol::ServerName;
+    use sallyport_protocol::data::{Caller, Method};
+
+    use super::*;
+
+    fn head(version: Option<&str>) -> RequestHead {
+        RequestHead {
+            request_id: 1,
+            method: Method::Post,
+            server: ServerName::new("s").expect("valid name"),
+            session: None,
+            protocol_version: version.map(str::to_owned),
+            last_event_id: None,
+            caller: Caller::default(),
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_era_is_the_relays_decision_and_unknown_versions_are_refused() {
+        assert_eq!(era(&head(None), None), Ok(Era::Session));
+        assert_eq!(era(&head(Some("2025-03-26")), None), Ok(Era::Session));
+        assert_eq!(era(&head(Some("2026-07-28")), None), Ok(Era::Stateless));
+        let modern = Some("2026-07-28");
+        assert_eq!(era(&head(modern), modern), Ok(Era::Stateless));
+        for bad in ["9999", "2027-01-01", "DRAFT-2026-v1", ""] {
+            let e = era(&head(Some(bad)), None).expect_err(bad);
+            assert_eq!(e.kind, StreamErrorKind::BadRequest, "{bad}");
+            assert!(
+                e.message.contains("unsupported MCP protocol version"),
+                "{}",
+                e.message
+            );
+        }
+        let mixed = era(&head(Some("2025-11-25")), modern).expect_err("mismatch");
+        assert_eq!(mixed.kind, StreamErrorKind::BadRequest);
+        assert!(era(&head(None), Some("5")).is_err());
     }
 }

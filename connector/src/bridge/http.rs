@@ -5,8 +5,11 @@
 //! (HTTP/1.1, pooled connections driven in the request's own task; see
 //! the `client` submodule). A request keeps its method; the bridge sets the
 //! transport headers, forwards only the client's `Mcp-Method`, `Mcp-Name`
-//! and `Mcp-Param-*` headers, and adds the configured service credentials
-//! last (the `request` submodule has the exact rules). The answer's
+//! and `Mcp-Param-*` headers and only in the stateless era (the era is the
+//! relay's decision, [`era`](crate::bridge::era); an unknown protocol
+//! version is refused), refuses routing headers given twice, and adds the
+//! configured service credentials last (the `request` submodule has the
+//! exact rules). The answer's
 //! status and `Mcp-Session-Id` pass through; an `application/json` body
 //! passes byte for byte (bounded: a short one read whole and sent with the
 //! head, a long one or one of unknown length relayed as it arrives, so the
@@ -168,8 +171,9 @@ impl HttpBridge {
         cancel: CancellationToken,
     ) -> Result<BridgeReply, StreamError> {
         let target = &self.target;
+        let era = crate::bridge::era(&request.head, None)?;
         let lease = self.scopes.lease(request.origin);
-        let headers = request::headers(&request.head, &self.headers, self.caller.as_ref())
+        let headers = request::headers(&request.head, era, &self.headers, self.caller.as_ref())
             .map_err(|m| stream_error(StreamErrorKind::BadRequest, m))?;
         let (method, body) = match request.head.method {
             Method::Post => (http::Method::POST, request.body),

@@ -1,11 +1,19 @@
 //! The headers of an upstream request, built from the relayed request head
 //! by a pure function.
 //!
+//! A head that carries a routing header (`Mcp-Method`, `Mcp-Name`,
+//! `Mcp-Session-Id`, `MCP-Protocol-Version`) or one `Mcp-Param-*` more
+//! than once is refused: two parsers may pick different copies, and the
+//! relay checked only one.
+//!
 //! What reaches the upstream, in order (a later step replaces an earlier
 //! one's header of the same name):
 //!
-//! 1. from the client: `Mcp-Method`, `Mcp-Name` and every `Mcp-Param-*`,
-//!    nothing else (never `Authorization`, cookies or forwarding headers);
+//! 1. from the client, in the stateless era only (where the relay checked
+//!    them against the body): `Mcp-Method`, `Mcp-Name` and every
+//!    `Mcp-Param-*`, nothing else (never `Authorization`, cookies or
+//!    forwarding headers); in the session era these headers are not part
+//!    of the protocol and nothing from the client is forwarded;
 //! 2. the transport headers: `Accept`, `Content-Type` (POST),
 //!    `Mcp-Session-Id`, `MCP-Protocol-Version`, `Last-Event-ID` (GET);
 //! 3. the caller's identity, only when the operator chose header names
@@ -13,14 +21,16 @@
 //! 4. the configured headers (service credentials), which win.
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use sallyport_mcp::Era;
+use sallyport_mcp::headers::{self as mcp, ROUTING};
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Caller, Method, RequestHead};
 
 use crate::error::ConfigError;
 
-const SESSION: HeaderName = HeaderName::from_static("mcp-session-id");
-const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
-const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const SESSION: HeaderName = HeaderName::from_static(mcp::SESSION_ID);
+const PROTOCOL_VERSION: HeaderName = HeaderName::from_static(mcp::PROTOCOL_VERSION);
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static(mcp::LAST_EVENT_ID);
 const BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
 const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -95,26 +105,51 @@ fn value(name: &str, value: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(value).map_err(|_| format!("invalid {name} header value"))
 }
 
-/// Whether a client header may go upstream.
+/// Whether a client header may go upstream in the stateless era.
 fn forwarded(name: &str) -> bool {
-    name.eq_ignore_ascii_case("mcp-method")
-        || name.eq_ignore_ascii_case("mcp-name")
-        || name
-            .get(..10)
-            .is_some_and(|p| p.eq_ignore_ascii_case("mcp-param-"))
+    name.eq_ignore_ascii_case(mcp::METHOD)
+        || name.eq_ignore_ascii_case(mcp::NAME)
+        || mcp::is_param(name)
 }
 
-/// The headers of the upstream request for `head`. An error is a header
-/// the client sent that HTTP cannot carry (the relay's validation should
-/// have caught it): a bad request.
+/// Refuses a head that carries a routing header, or an `Mcp-Param-*`,
+/// more than once (counting `session` and `protocol_version`, which are
+/// the relay's copies of `Mcp-Session-Id` and `MCP-Protocol-Version`).
+fn no_duplicates(head: &RequestHead) -> Result<(), String> {
+    let typed = |name: &str| {
+        usize::from(
+            (name == mcp::SESSION_ID && head.session.is_some())
+                || (name == mcp::PROTOCOL_VERSION && head.protocol_version.is_some()),
+        )
+    };
+    for (i, (name, _)) in head.headers.iter().enumerate() {
+        let routing = ROUTING.iter().find(|r| name.eq_ignore_ascii_case(r));
+        if routing.is_none() && !mcp::is_param(name) {
+            continue;
+        }
+        let later = head.headers[i + 1..]
+            .iter()
+            .any(|(other, _)| other.eq_ignore_ascii_case(name));
+        if later || routing.is_some_and(|r| typed(r) > 0) {
+            return Err(format!("the {name} header is given more than once"));
+        }
+    }
+    Ok(())
+}
+
+/// The headers of the upstream request for `head`, in `era`. An error is
+/// a header given twice or one the client sent that HTTP cannot carry (the
+/// relay's validation should have caught both): a bad request.
 pub(super) fn headers(
     head: &RequestHead,
+    era: Era,
     configured: &HeaderMap,
     caller: Option<&CallerNames>,
 ) -> Result<HeaderMap, String> {
+    no_duplicates(head)?;
     let mut map = HeaderMap::new();
     for (name, value) in &head.headers {
-        if !forwarded(name) {
+        if era != Era::Stateless || !forwarded(name) {
             continue;
         }
         let header = HeaderName::from_bytes(name.as_bytes())
@@ -158,6 +193,10 @@ pub(super) fn headers(
 mod tests {
     use super::*;
 
+    fn stateless(head: &RequestHead) -> Result<HeaderMap, String> {
+        headers(head, Era::Stateless, &HeaderMap::new(), None)
+    }
+
     fn head(method: Method) -> RequestHead {
         RequestHead {
             request_id: 1,
@@ -182,7 +221,7 @@ mod tests {
 
     #[test]
     fn only_mcp_headers_are_forwarded() {
-        let map = headers(&head(Method::Post), &HeaderMap::new(), None).expect("headers");
+        let map = stateless(&head(Method::Post)).expect("headers");
         let names: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
         assert_eq!(
             names,
@@ -196,12 +235,60 @@ mod tests {
     }
 
     #[test]
+    fn session_era_requests_forward_no_client_header() {
+        let mut h = head(Method::Post);
+        h.headers.push(("mcp-method".into(), "tools/call".into()));
+        h.headers.push(("Mcp-Name".into(), "secret".into()));
+        let map = headers(&h, Era::Session, &HeaderMap::new(), None).expect("headers");
+        let names: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["accept", "content-type"]);
+        let map = stateless(&h).expect("headers");
+        assert_eq!(
+            (map["mcp-method"].as_bytes(), map["mcp-name"].as_bytes()),
+            (&b"tools/call"[..], &b"secret"[..])
+        );
+    }
+
+    #[test]
+    fn routing_headers_given_twice_are_refused() {
+        for (name, other) in [
+            ("mcp-name", "Mcp-Name"),
+            ("mcp-method", "mcp-method"),
+            ("mcp-session-id", "MCP-Session-Id"),
+            ("mcp-protocol-version", "mcp-protocol-version"),
+            ("mcp-param-region", "Mcp-Param-Region"),
+        ] {
+            let mut h = head(Method::Post);
+            h.headers.push((name.into(), "a".into()));
+            h.headers.push((other.into(), "b".into()));
+            for era in [Era::Session, Era::Stateless] {
+                let e = headers(&h, era, &HeaderMap::new(), None).expect_err(name);
+                assert!(e.contains("more than once"), "{e}");
+            }
+        }
+        // Once in the head's headers and once as the relay's field.
+        let mut h = head(Method::Post);
+        h.session = Some("s1".into());
+        h.headers.push(("Mcp-Session-Id".into(), "s2".into()));
+        assert!(stateless(&h).is_err());
+        let mut h = head(Method::Post);
+        h.protocol_version = Some("2026-07-28".into());
+        h.headers
+            .push(("mcp-protocol-version".into(), "2025-11-25".into()));
+        assert!(stateless(&h).is_err());
+        let mut h = head(Method::Post);
+        h.headers.push(("mcp-name".into(), "a".into()));
+        h.headers.push(("mcp-method".into(), "b".into()));
+        assert!(stateless(&h).is_ok(), "different headers once each");
+    }
+
+    #[test]
     fn last_event_id_only_on_get() {
-        let get = headers(&head(Method::Get), &HeaderMap::new(), None).expect("headers");
+        let get = stateless(&head(Method::Get)).expect("headers");
         assert_eq!(get[LAST_EVENT_ID], "ev-1");
         assert_eq!(get[ACCEPT], "text/event-stream");
         assert!(!get.contains_key(CONTENT_TYPE));
-        let post = headers(&head(Method::Post), &HeaderMap::new(), None).expect("headers");
+        let post = stateless(&head(Method::Post)).expect("headers");
         assert!(!post.contains_key(LAST_EVENT_ID));
     }
 
@@ -219,7 +306,13 @@ mod tests {
         .expect("valid names");
         let mut configured = HeaderMap::new();
         configured.insert("mcp-param-region", HeaderValue::from_static("eu"));
-        let map = headers(&head(Method::Post), &configured, Some(&names)).expect("headers");
+        let map = headers(
+            &head(Method::Post),
+            Era::Stateless,
+            &configured,
+            Some(&names),
+        )
+        .expect("headers");
         assert_eq!(map["x-user"], "alice");
         assert_eq!(map["x-groups"], "staff,ops");
         assert!(!map.contains_key("x-agent"));
@@ -231,6 +324,6 @@ mod tests {
     fn a_header_http_cannot_carry_is_refused() {
         let mut h = head(Method::Post);
         h.headers.push(("mcp-name".into(), "a\nb".into()));
-        assert!(headers(&h, &HeaderMap::new(), None).is_err());
+        assert!(stateless(&h).is_err());
     }
 }

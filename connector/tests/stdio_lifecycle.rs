@@ -65,6 +65,7 @@ async fn a_crash_mid_call_answers_with_an_error_and_ends_the_session() {
         message.starts_with("MCP server fake exited (") && message.contains('3'),
         "{message}"
     );
+    assert_public(&response);
     assert_ended(&mut events).await;
     let echo = call(json!(1), "echo", json!({"message": "x"}));
     assert_eq!(
@@ -98,6 +99,7 @@ async fn bad_lines_are_skipped_and_over_long_lines_end_the_session() {
         (response["id"].clone(), response["error"]["code"].clone()),
         (json!(9), json!(-32603))
     );
+    assert_public(&response);
     assert_ended(&mut events).await;
     let echo = call(json!(1), "echo", json!({"message": "x"}));
     assert_eq!(

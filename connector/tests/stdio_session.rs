@@ -238,6 +238,7 @@ async fn a_request_that_times_out_is_cancelled_upstream() {
         (response["id"].clone(), response["error"]["code"].clone()),
         (json!("slowpoke"), json!(-32001))
     );
+    assert_public(&response);
     assert_ended(&mut events).await;
     let mut events = stream(
         post(
@@ -247,7 +248,14 @@ async fn a_request_that_times_out_is_cancelled_upstream() {
         )
         .await,
     );
-    assert_eq!(text(&next(&mut events).await), r#"["slowpoke"]"#);
+    // The child is told with the id it was given: the connector's own.
+    let ids: serde_json::Value =
+        serde_json::from_str(text(&next(&mut events).await)).expect("list of ids");
+    assert!(
+        ids.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0].is_u64()),
+        "the upstream id, not the client's: {ids}"
+    );
 }
 
 #[tokio::test]

@@ -147,6 +147,7 @@ async fn a_dead_pool_child_fails_its_requests_and_is_replaced() {
             (status, body["id"].clone(), body["error"]["code"].clone()),
             (200, json!(id), json!(-32603))
         );
+        assert_public(&body);
     }
     let echo = call(json!(1), "echo", json!({"message": "back"}));
     let (status, body) = json_reply(post_modern(&bridge, &echo, CancellationToken::new()).await);

@@ -2,21 +2,26 @@
 //! newline-delimited JSON-RPC on stdin/stdout, served to the relay as a
 //! Streamable HTTP MCP server would be.
 //!
-//! The era of each request decides how it is served:
+//! The era of each request, as the relay decided it
+//! ([`era`](crate::bridge::era): `sallyport_mcp::Era`, known versions
+//! only; an unknown one is refused before anything starts), decides how it
+//! is served:
 //!
-//! * **Session era** (`MCP-Protocol-Version` absent or before
-//!   `2026-07-28`): `initialize` spawns one child per session
-//!   (`sessions`, `session`); requests answer with an event stream
-//!   carrying what the child sends for them (`route::target`); GET opens
-//!   the stream of unsolicited messages; DELETE, idleness, the loss of the
-//!   link that created the session, or the child's exit end the session.
-//! * **Stateless era** (`2026-07-28` and later): POSTs share a small pool of
-//!   children (`stateless`, `worker`) with JSON-RPC ids remapped per
-//!   child; GET and DELETE are 405.
+//! * **Session era**: `initialize` spawns one child per session
+//!   (`sessions`, `session`), within the server's limit and the caller's
+//!   share; requests answer with an event stream carrying what the child
+//!   sends for them (`route::target`); GET opens the stream of unsolicited
+//!   messages; DELETE, idleness, the loss of the link that created the
+//!   session, or the child's exit end the session.
+//! * **Stateless era**: POSTs share a small pool of children (`stateless`,
+//!   `worker`); GET and DELETE are 405.
 //!
-//! Messages pass through byte for byte (`envelope` parses only the
-//! envelope); the only rewrites are line breaks in a client's body (which
-//! stdio framing forbids) and, in the stateless era, the remapped ids.
+//! In both eras a client request reaches the child with a connector-own
+//! upstream id (and progress token), unique in that child, and answers are
+//! matched by it exactly and given back the client's id as the client
+//! spelled it. Messages otherwise pass through byte for byte (`envelope`
+//! parses only the envelope); the only other rewrite is line breaks in a
+//! client's body (which stdio framing forbids).
 //!
 //! Behaviour choices: a second concurrent GET stream gets 409 (as the
 //! TypeScript SDK does), while a GET stream whose client is gone is
@@ -40,13 +45,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use sallyport_mcp::Era;
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Method, SseEvent, StreamError, StreamErrorKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge::{
-    Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
+    self, Bridge, BridgeFuture, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
 };
 use crate::config::Limits;
 use envelope::{Envelope, Kind};
@@ -54,7 +60,7 @@ use sessions::Sessions;
 use stateless::Pool;
 
 /// The first protocol version of the stateless era.
-pub const STATELESS_ERA: &str = "2026-07-28";
+pub use sallyport_mcp::STATELESS_ERA;
 /// Stdout lines are capped at `max_body`, but never below this.
 const MIN_LINE: usize = 64 * 1024;
 
@@ -126,37 +132,40 @@ impl StdioBridge {
             ));
         }
         let BridgeRequest { origin, head, body } = request;
-        if is_stateless(head.protocol_version.as_deref()) {
-            if head.method != Method::Post {
+        let body = match head.method {
+            Method::Post => envelope::one_line(&body),
+            Method::Get | Method::Delete => body,
+        };
+        let message = match head.method {
+            Method::Post => Some(parse(&body)?),
+            Method::Get | Method::Delete => None,
+        };
+        let meta = message.as_ref().and_then(Envelope::protocol_version);
+        if bridge::era(&head, meta.as_deref())? == Era::Stateless {
+            let Some(message) = message else {
                 return Ok(BridgeReply::Empty {
                     status: 405,
                     session: None,
                 });
-            }
-            let body = envelope::one_line(&body);
-            let message = parse(&body)?;
+            };
             return self
                 .pool
                 .post(&self.ctx, body.clone(), &message, cancel)
                 .await;
         }
-        match (head.method, head.session) {
-            (Method::Post, None) => {
-                let body = envelope::one_line(&body);
-                let message = parse(&body)?;
+        match (head.method, head.session, message) {
+            (Method::Post, None, Some(message)) => {
                 if message.kind() != Kind::Request || message.method() != "initialize" {
                     return Err(session_required());
                 }
                 self.sessions
-                    .initialize(&self.ctx, origin, body.clone(), &message)
+                    .initialize(&self.ctx, origin, &head.caller, &message)
                     .await
             }
-            (Method::Post, Some(id)) => {
+            (Method::Post, Some(id), Some(message)) => {
                 let session = self.sessions.get(&id)?;
-                let body = envelope::one_line(&body);
-                let message = parse(&body)?;
                 if message.kind() == Kind::Request {
-                    let events = session.request(body.clone(), &message, cancel).await?;
+                    let events = session.request(&message, cancel).await?;
                     Ok(BridgeReply::Sse {
                         status: 200,
                         session: None,
@@ -164,14 +173,18 @@ impl StdioBridge {
                         failure: None,
                     })
                 } else {
-                    session.one_way(body.clone()).await?;
+                    session.one_way(body.clone(), &message).await?;
                     Ok(BridgeReply::Empty {
                         status: 202,
                         session: None,
                     })
                 }
             }
-            (Method::Get, Some(id)) => match self.sessions.get(&id)?.open_get()? {
+            (Method::Post, _, None) => Err(stream_error(
+                StreamErrorKind::Internal,
+                "a POST without its parsed body",
+            )),
+            (Method::Get, Some(id), _) => match self.sessions.get(&id)?.open_get()? {
                 Some(events) => Ok(BridgeReply::Sse {
                     status: 200,
                     session: None,
@@ -183,14 +196,14 @@ impl StdioBridge {
                     session: None,
                 }),
             },
-            (Method::Delete, Some(id)) => {
+            (Method::Delete, Some(id), _) => {
                 self.sessions.delete(&id).await?;
                 Ok(BridgeReply::Empty {
                     status: 200,
                     session: None,
                 })
             }
-            (Method::Get | Method::Delete, None) => Err(session_required()),
+            (Method::Get | Method::Delete, None, _) => Err(session_required()),
         }
     }
 }
@@ -220,17 +233,6 @@ impl Bridge for StdioBridge {
     }
 }
 
-/// Whether `MCP-Protocol-Version` selects the stateless era: a date-shaped
-/// version at or after [`STATELESS_ERA`] (versions are ISO dates, so they
-/// compare as strings).
-fn is_stateless(version: Option<&str>) -> bool {
-    version.is_some_and(|v| {
-        v.len() == STATELESS_ERA.len()
-            && v.starts_with(|c: char| c.is_ascii_digit())
-            && v >= STATELESS_ERA
-    })
-}
-
 fn parse(body: &Bytes) -> Result<Envelope<'_>, StreamError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| stream_error(StreamErrorKind::BadRequest, "the body is not UTF-8"))?;
@@ -240,6 +242,15 @@ fn parse(body: &Bytes) -> Result<Envelope<'_>, StreamError> {
             format!("the body is not one JSON-RPC message: {e}"),
         )
     })
+}
+
+/// A request whose `params` could not be read for its routing members:
+/// refused, because its id or progress token could not be remapped.
+fn unreadable_params() -> StreamError {
+    stream_error(
+        StreamErrorKind::BadRequest,
+        "the request's params could not be read (a member given twice, or _meta not an object)",
+    )
 }
 
 fn session_required() -> StreamError {
@@ -288,18 +299,5 @@ async fn write_stdin(
             StreamErrorKind::Upstream,
             "the MCP server is not reading its input",
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn era_selection() {
-        use super::is_stateless;
-        assert!(!is_stateless(None));
-        assert!(!is_stateless(Some("2025-11-25")));
-        assert!(is_stateless(Some("2026-07-28")));
-        assert!(is_stateless(Some("2027-01-01")));
-        assert!(!is_stateless(Some("DRAFT-2026-v1")));
     }
 }

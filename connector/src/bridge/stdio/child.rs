@@ -49,7 +49,36 @@ pub(crate) enum Event {
     /// One non-empty stdout line.
     Line(Bytes),
     /// The process is gone (always the last event); how it ended.
-    Exited(String),
+    Exited(Exit),
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Exit {
+    /// For logs and for the relay: may carry an OS error.
+    pub detail: String,
+    /// For the JSON-RPC error a client gets: an exit status or a fixed
+    /// phrase, never an OS error, a path or the command.
+    pub public: String,
+}
+
+impl Exit {
+    /// An end whose description is safe for clients as it is.
+    pub fn plain(how: impl Into<String>) -> Self {
+        let how = how.into();
+        Exit {
+            detail: how.clone(),
+            public: how,
+        }
+    }
+
+    /// An end whose detail only logs and the relay see.
+    fn hidden(detail: String, public: &str) -> Self {
+        Exit {
+            detail,
+            public: public.to_owned(),
+        }
+    }
 }
 
 /// The handle the session keeps.
@@ -167,7 +196,7 @@ enum Stopped {
     /// `stop` fired or nobody listens any more.
     Asked,
     /// Protocol error or broken stdin: kill at once.
-    Kill(String),
+    Kill(Exit),
 }
 
 struct Pump {
@@ -187,7 +216,7 @@ impl Pump {
             let line = tokio::select! {
                 line = self.stdout.next() => line,
                 _ = self.stop.cancelled() => break Stopped::Asked,
-                _ = self.broken.cancelled() => break Stopped::Kill("its stdin broke".into()),
+                _ = self.broken.cancelled() => break Stopped::Kill(Exit::plain("its stdin broke")),
             };
             match line {
                 Ok(Line::Full(line)) if line.trim_ascii().is_empty() => {}
@@ -199,10 +228,17 @@ impl Pump {
                 Ok(Line::TooLong(_)) => {
                     let limit = self.stdout_limit();
                     warn!(server = %self.server, session = %self.label, limit, "MCP server wrote a stdout line over the limit; ending it");
-                    break Stopped::Kill(format!("stdout line longer than {limit} bytes"));
+                    break Stopped::Kill(Exit::plain(format!(
+                        "stdout line longer than {limit} bytes"
+                    )));
                 }
                 Ok(Line::Eof) => break Stopped::Eof,
-                Err(e) => break Stopped::Kill(format!("stdout failed: {e}")),
+                Err(e) => {
+                    break Stopped::Kill(Exit::hidden(
+                        format!("stdout failed: {e}"),
+                        "its output could not be read",
+                    ));
+                }
             }
         };
         let outcome = match why {
@@ -214,7 +250,7 @@ impl Pump {
             }
         };
         self.reaped.cancel();
-        debug!(server = %self.server, session = %self.label, outcome = %outcome, "MCP server reaped");
+        debug!(server = %self.server, session = %self.label, outcome = %outcome.detail, "MCP server reaped");
         let _ = self.events.send(Event::Exited(outcome)).await;
     }
 
@@ -224,15 +260,18 @@ impl Pump {
 
     /// Waits up to `grace` for the process to exit (closing stdin first,
     /// which `stop` does in the writer), then kills it; describes the end.
-    async fn exit_within(&mut self, grace: Duration) -> String {
+    async fn exit_within(&mut self, grace: Duration) -> Exit {
+        let failed = |e: std::io::Error| {
+            Exit::hidden(format!("wait failed: {e}"), "its end could not be observed")
+        };
         match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(Ok(status)) => status.to_string(),
-            Ok(Err(e)) => format!("wait failed: {e}"),
+            Ok(Ok(status)) => Exit::plain(status.to_string()),
+            Ok(Err(e)) => failed(e),
             Err(_) => {
                 let _ = self.child.start_kill();
                 match self.child.wait().await {
-                    Ok(status) => format!("killed after closing its pipes: {status}"),
-                    Err(e) => format!("wait failed: {e}"),
+                    Ok(status) => Exit::plain(format!("killed after closing its pipes: {status}")),
+                    Err(e) => failed(e),
                 }
             }
         }

@@ -2,9 +2,10 @@
 //!
 //! Messages pass through as the bytes they arrived as. We parse only the
 //! envelope (`id`, `method`, the progress token, the subscription id, the
-//! error code) with borrowed [`RawValue`]s, and when the stateless era has
-//! to swap an id or a token we splice the new text over the byte range of
-//! the old value ([`splice`]) instead of re-encoding the document.
+//! protocol version, the error code) with borrowed [`RawValue`]s, and when
+//! an id or a token must be swapped (client requests get connector-own
+//! upstream ids in both eras) we splice the new text over the byte range
+//! of the old value ([`splice`]) instead of re-encoding the document.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -45,6 +46,13 @@ pub(crate) struct Envelope<'a> {
     pub subscription_id: Option<&'a RawValue>,
     /// `result._meta["io.modelcontextprotocol/subscriptionId"]`.
     pub result_subscription_id: Option<&'a RawValue>,
+    /// `params._meta["io.modelcontextprotocol/protocolVersion"]`.
+    pub meta_protocol_version: Option<&'a RawValue>,
+    /// `params` is an object whose routing members could not be read (a
+    /// member given twice, or `_meta` that is not an object): the fields
+    /// above that live in `params` are then missing, and a client request
+    /// must be refused rather than forwarded with them unmapped.
+    pub params_unread: bool,
     /// Whether an `error` member is present.
     pub is_error: bool,
     /// `error.code`, when it is an integer.
@@ -81,6 +89,8 @@ struct Meta<'a> {
     progress_token: Option<&'a RawValue>,
     #[serde(rename = "io.modelcontextprotocol/subscriptionId", borrow, default)]
     subscription_id: Option<&'a RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
+    protocol_version: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -106,10 +116,12 @@ impl<'a> Envelope<'a> {
             ));
         }
         let wire: Wire<'a> = serde_json::from_str(text)?;
-        let params: Params<'a> = wire
+        let read: Option<Result<Params<'a>, _>> = wire
             .params
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or_default();
+            .filter(|p| p.get().starts_with('{'))
+            .map(|p| serde_json::from_str(p.get()));
+        let params_unread = matches!(read, Some(Err(_)));
+        let params = read.and_then(Result::ok).unwrap_or_default();
         let meta = params.meta.unwrap_or_default();
         let result_meta = wire
             .result
@@ -129,6 +141,8 @@ impl<'a> Envelope<'a> {
             request_id: params.request_id,
             subscription_id: meta.subscription_id,
             result_subscription_id: result_meta.subscription_id,
+            meta_protocol_version: meta.protocol_version,
+            params_unread,
             is_error: wire.error.is_some(),
             error_code,
         })
@@ -152,6 +166,52 @@ impl<'a> Envelope<'a> {
     pub fn span(&self, value: &RawValue) -> Option<Range<usize>> {
         span_of(self.text, value.get())
     }
+
+    /// The protocol version `_meta` names: the string, or the raw JSON of
+    /// a value that is not one (which no known version matches).
+    pub fn protocol_version(&self) -> Option<Cow<'a, str>> {
+        let raw = self.meta_protocol_version?;
+        Some(match serde_json::from_str::<Cow<'a, str>>(raw.get()) {
+            Ok(version) => version,
+            Err(_) => Cow::Borrowed(raw.get()),
+        })
+    }
+}
+
+/// A client request with connector-own upstream id `n`: its `id`, and its
+/// `params._meta.progressToken` when it has one, replaced by `n`. `None`
+/// when the request cannot be rewritten safely (no id, or params whose
+/// progress token could not be read).
+pub(crate) fn remap(message: &Envelope<'_>, n: u64) -> Option<Bytes> {
+    if message.params_unread {
+        return None;
+    }
+    let upstream = n.to_string();
+    let mut edits = vec![(message.span(message.id?)?, upstream.as_str())];
+    if let Some(token) = message.meta_progress_token {
+        edits.push((message.span(token)?, upstream.as_str()));
+    }
+    Some(splice(message.text, edits))
+}
+
+/// `message` with each present value replaced by the given raw JSON.
+pub(crate) fn restore(message: &Envelope<'_>, edits: Vec<(Option<&RawValue>, &str)>) -> Bytes {
+    let edits = edits
+        .into_iter()
+        .filter_map(|(value, with)| Some((message.span(value?)?, with)))
+        .collect();
+    splice(message.text, edits)
+}
+
+/// The connector-own upstream id (or progress token) `raw` names: a JSON
+/// number that is exactly a non-negative integer. `5.0`, `"5"` and `5e0`
+/// name none.
+pub(crate) fn upstream_id(raw: Option<&RawValue>) -> Option<u64> {
+    let text = raw?.get();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// The byte range of `part` inside `whole`, when `part` is a sub-slice of
@@ -184,14 +244,6 @@ impl Key {
             Value::Number(n) => Some(Key::Num(n.to_string())),
             Value::String(s) => Some(Key::Str(s)),
             _ => None,
-        }
-    }
-
-    /// The number, when this key is a non-negative integer.
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Key::Num(n) => n.parse().ok(),
-            Key::Str(_) => None,
         }
     }
 }
@@ -246,80 +298,4 @@ pub(crate) fn cancelled_notification(id: &str, reason: &str) -> Bytes {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_envelope_and_spans() {
-        let text = r#"{"jsonrpc":"2.0","id":"a\u0062","method":"tools/call","params":{"name":"x","_meta":{"progressToken":7}}}"#;
-        let env = Envelope::parse(text).expect("parses");
-        assert_eq!(env.kind(), Kind::Request);
-        assert_eq!(env.method(), "tools/call");
-        let id = env.id.expect("id");
-        assert_eq!(Key::of(id), Some(Key::Str("ab".into())));
-        let token = env.meta_progress_token.expect("token");
-        assert_eq!(Key::of(token), Some(Key::Num("7".into())));
-        let edits = vec![
-            (env.span(token).expect("span"), "42"),
-            (env.span(id).expect("span"), "5"),
-        ];
-        assert_eq!(
-            splice(text, edits),
-            r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":42}}}"#
-        );
-    }
-
-    #[test]
-    fn kinds_and_error_codes() {
-        let n = Envelope::parse(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-            .expect("parses");
-        assert_eq!(n.kind(), Kind::Notification);
-        let r =
-            Envelope::parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"x"}}"#)
-                .expect("parses");
-        assert_eq!(
-            (r.kind(), r.is_error, r.error_code),
-            (Kind::Response, true, Some(-32601))
-        );
-        let odd = Envelope::parse(r#"{"id":1,"method":"m","params":[1,2]}"#).expect("parses");
-        assert!(odd.meta_progress_token.is_none());
-        let sub = Envelope::parse(
-            r#"{"method":"n","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":3}}}"#,
-        )
-        .expect("parses");
-        assert_eq!(sub.subscription_id.map(|v| v.get()), Some("3"));
-        assert!(Envelope::parse(r#"[{"id":1,"method":"m"}]"#).is_err());
-        assert!(Envelope::parse(r#"{"id":1,"method":"m"} x"#).is_err());
-        assert!(Envelope::parse(r#"{"id":1,"id":2,"method":"m"}"#).is_err());
-    }
-
-    #[test]
-    fn keys_compare_by_value() {
-        let raw = |s: &str| RawValue::from_string(s.to_owned()).expect("raw");
-        assert_eq!(Key::of(&raw("1")), Key::of(&raw("1")));
-        assert_ne!(Key::of(&raw("1")), Key::of(&raw(r#""1""#)));
-        assert_eq!(Key::of(&raw("12")).and_then(|k| k.as_u64()), Some(12));
-        assert_eq!(Key::of(&raw("{}")), None);
-    }
-
-    #[test]
-    fn one_line_only_touches_line_breaks() {
-        let body = Bytes::from_static(b" {\n  \"id\": 1,\r\n  \"method\": \"m\"\n}\n");
-        assert_eq!(
-            one_line(&body),
-            Bytes::from_static(b"{   \"id\": 1,    \"method\": \"m\" }")
-        );
-        let flat = Bytes::from_static(b"{\"id\":1}");
-        assert_eq!(one_line(&flat), flat);
-    }
-
-    #[test]
-    fn built_messages_are_valid_json() {
-        let e = error_response(r#""x""#, -32603, "MCP server \"a\" exited");
-        let v: Value = serde_json::from_slice(&e).expect("json");
-        assert_eq!(v["error"]["message"], "MCP server \"a\" exited");
-        let c = cancelled_notification("4", "gone");
-        let v: Value = serde_json::from_slice(&c).expect("json");
-        assert_eq!(v["params"]["requestId"], 4);
-    }
-}
+mod tests;

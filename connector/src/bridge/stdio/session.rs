@@ -6,6 +6,13 @@
 //! child's stdout and puts every message on the stream that
 //! [`route::target`](super::route::target) picks. Both share `State` behind
 //! one mutex, never held across an await.
+//!
+//! Every client request (`initialize` too) reaches the child with a fresh
+//! upstream id of the connector's own, and its progress token with the
+//! same number; the router restores the client's spelling of both on the
+//! way out (see [`Entry`]). A client's `notifications/cancelled` is mapped
+//! to the upstream id of the request it names. Server-to-client requests
+//! and the client's answers to them keep the server's ids untouched.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -18,13 +25,13 @@ use sallyport_protocol::data::{StreamError, StreamErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info_span};
+use tracing::{Instrument, debug, info, info_span};
 
 use super::child;
-use super::envelope::{Envelope, Key, Kind};
+use super::envelope::{self, Envelope, Key, Kind};
 use super::route::Entry;
-use super::sessions::Table;
-use super::{Ctx, event, lock, write_stdin};
+use super::sessions::{CallerKey, Table};
+use super::{Ctx, event, lock, log_head, unreadable_params, write_stdin};
 use crate::bridge::{LinkTag, stream_error};
 
 mod router;
@@ -37,6 +44,9 @@ const BACKLOG: usize = 256;
 const REAP_WAIT: Duration = Duration::from_secs(3);
 /// How long delivering a final error may block on a slow reader.
 const DELIVER_GRACE: Duration = Duration::from_secs(2);
+/// Upstream ids of requests the client cancelled, remembered so that an
+/// answer already on its way is dropped quietly.
+const CANCELLED_KEPT: usize = 64;
 
 /// JSON-RPC code for "the server process is gone".
 const INTERNAL_ERROR: i64 = -32603;
@@ -50,6 +60,8 @@ pub(crate) struct Session {
     pub id: String,
     /// The link whose client created it.
     pub origin: LinkTag,
+    /// Who created it (its slot counts against this caller's share).
+    pub caller: CallerKey,
     server: ServerName,
     stdin: mpsc::Sender<Bytes>,
     reaped: CancellationToken,
@@ -71,7 +83,10 @@ struct State {
     /// Why the child exited, when it did on its own.
     exit: Option<String>,
     last_used: Instant,
-    next_seq: u64,
+    /// The last upstream id given out.
+    next_id: u64,
+    /// Upstream ids the client cancelled, newest last.
+    cancelled: VecDeque<u64>,
 }
 
 impl State {
@@ -91,6 +106,7 @@ impl Session {
         ctx: &Ctx,
         id: String,
         origin: LinkTag,
+        caller: CallerKey,
         ended: CancellationToken,
         table: Arc<Table>,
     ) -> Result<Arc<Self>, StreamError> {
@@ -107,6 +123,7 @@ impl Session {
         let session = Arc::new(Session {
             id,
             origin,
+            caller,
             server: ctx.server.clone(),
             stdin: handle.stdin,
             reaped: handle.reaped,
@@ -119,7 +136,8 @@ impl Session {
                 closed: false,
                 exit: None,
                 last_used: Instant::now(),
-                next_seq: 0,
+                next_id: 0,
+                cancelled: VecDeque::new(),
             }),
         });
         let span = info_span!("stdio_session", server = %session.server, session = %session.id);
@@ -143,10 +161,9 @@ impl Session {
     }
 
     /// Sends `initialize` and waits (up to the upstream timeout) for its
-    /// response, returned untouched.
+    /// response, returned as the child wrote it but for the client's id.
     pub async fn initialize(
         self: &Arc<Self>,
-        body: Bytes,
         message: &Envelope<'_>,
     ) -> Result<Bytes, StreamError> {
         let upstream = |what: String| {
@@ -161,7 +178,7 @@ impl Session {
                 .clone()
                 .map(|how| upstream(format!("exited during initialize ({how})")))
         };
-        let (mut rx, _seq, _done) = match self.register(message, false) {
+        let Registered { mut rx, body, .. } = match self.register(message, false) {
             Ok(registered) => registered,
             Err(e) if e.kind == StreamErrorKind::BadRequest => return Err(e),
             Err(_) => {
@@ -206,30 +223,72 @@ impl Session {
     /// era a disconnect is not a cancellation.
     pub async fn request(
         self: &Arc<Self>,
-        body: Bytes,
         message: &Envelope<'_>,
         cancel: CancellationToken,
     ) -> Result<mpsc::Receiver<SseItem>, StreamError> {
-        let (rx, seq, done) = self.register(message, true)?;
+        let Registered { rx, n, done, body } = self.register(message, true)?;
         if let Err(e) = write_stdin(&self.stdin, body, self.timeout).await {
-            self.remove(seq);
+            self.remove(n);
             return Err(e);
         }
-        tokio::spawn(Arc::clone(self).watch(seq, cancel, done).in_current_span());
+        tokio::spawn(Arc::clone(self).watch(n, cancel, done).in_current_span());
         Ok(rx)
     }
 
     /// Writes a notification or a response (the client answering a server
-    /// request).
-    pub async fn one_way(&self, body: Bytes) -> Result<(), StreamError> {
-        {
+    /// request, in the server's id space: untouched). A
+    /// `notifications/cancelled` is rewritten to name the upstream id of
+    /// the request it names, or dropped when that is not in flight.
+    pub async fn one_way(&self, body: Bytes, message: &Envelope<'_>) -> Result<(), StreamError> {
+        let cancels =
+            message.kind() == Kind::Notification && message.method() == "notifications/cancelled";
+        let body = {
             let mut state = lock(&self.state);
             if state.closed {
                 return Err(self.gone());
             }
             state.last_used = Instant::now();
-        }
+            if cancels {
+                match Self::cancelled_by_client(&mut state, message) {
+                    Some(line) => line,
+                    None => {
+                        info!(
+                            request = log_head(message.request_id.map_or("(none)", |r| r.get())),
+                            "client cancelled no request in flight; dropped"
+                        );
+                        return Ok(());
+                    }
+                }
+            } else {
+                body
+            }
+        };
         write_stdin(&self.stdin, body, self.timeout).await
+    }
+
+    /// The client cancels the request its `params.requestId` names: the
+    /// request ends here (its stream closes), and the child is told with
+    /// the upstream id. `None` when it names no request in flight.
+    fn cancelled_by_client(state: &mut State, message: &Envelope<'_>) -> Option<Bytes> {
+        let named = message.request_id?;
+        let key = Key::of(named)?;
+        let i = state.entries.iter().position(|e| e.key == key)?;
+        let entry = state.entries.remove(i);
+        entry.done.cancel();
+        if state.cancelled.len() >= CANCELLED_KEPT {
+            state.cancelled.pop_front();
+        }
+        state.cancelled.push_back(entry.upstream);
+        debug!(
+            request = log_head(&entry.client_id),
+            upstream_id = entry.upstream,
+            "client cancelled a request"
+        );
+        let upstream = entry.upstream.to_string();
+        Some(envelope::restore(
+            message,
+            vec![(Some(named), upstream.as_str())],
+        ))
     }
 
     /// Opens the GET stream, first filled with the backlog; `None` when one
@@ -260,46 +319,63 @@ impl Session {
         )
     }
 
+    /// Registers a client request under a fresh upstream id and returns
+    /// it with the line to write (the request with that id).
     fn register(
         &self,
         message: &Envelope<'_>,
         takes_unrelated: bool,
-    ) -> Result<(mpsc::Receiver<SseItem>, u64, CancellationToken), StreamError> {
+    ) -> Result<Registered, StreamError> {
         let bad = |m: &str| stream_error(StreamErrorKind::BadRequest, m);
         let id = message.id.ok_or_else(|| bad("a request needs an id"))?;
         let key = Key::of(id).ok_or_else(|| bad("a JSON-RPC id must be a string or a number"))?;
+        if message.params_unread {
+            return Err(unreadable_params());
+        }
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let mut state = lock(&self.state);
         if state.closed {
             return Err(self.gone());
         }
+        // Answers could not be confused any more (upstream ids are
+        // unique), but a cancellation names a request by the client's id.
         if state.entries.iter().any(|e| e.key == key) {
             return Err(bad(
                 "a request with this id is already in flight in this session",
             ));
         }
-        state.next_seq += 1;
-        let seq = state.next_seq;
+        let n = state.next_id + 1;
+        let body = envelope::remap(message, n).ok_or_else(unreadable_params)?;
+        state.next_id = n;
         let done = CancellationToken::new();
         state.entries.push(Entry {
-            seq,
+            upstream: n,
             key,
-            raw_id: id.get().to_owned(),
-            token: message.meta_progress_token.and_then(Key::of),
+            client_id: id.get().to_owned(),
+            client_token: message.meta_progress_token.map(|t| t.get().to_owned()),
             tx: Some(tx),
             done: done.clone(),
             takes_unrelated,
         });
         state.last_used = Instant::now();
-        Ok((rx, seq, done))
+        Ok(Registered { rx, n, done, body })
     }
 
-    fn remove(&self, seq: u64) -> Option<Entry> {
+    fn remove(&self, n: u64) -> Option<Entry> {
         let mut state = lock(&self.state);
-        let i = state.entries.iter().position(|e| e.seq == seq)?;
+        let i = state.entries.iter().position(|e| e.upstream == n)?;
         let entry = state.entries.remove(i);
         entry.done.cancel();
         state.last_used = Instant::now();
         Some(entry)
     }
+}
+
+/// A registered request: its stream, upstream id, end signal, and the line
+/// to write to the child.
+struct Registered {
+    rx: mpsc::Receiver<SseItem>,
+    n: u64,
+    done: CancellationToken,
+    body: Bytes,
 }

@@ -1,12 +1,19 @@
-//! Session era: the table of live sessions of one server, its limit, and
+//! Session era: the table of live sessions of one server, its limits, and
 //! session creation on `initialize`.
+//!
+//! A server has `max_sessions` slots, and one caller (subject and agent)
+//! may hold at most `max_sessions_per_caller` of them, so that one caller
+//! opening idle sessions cannot lock everyone else out. A slot is taken
+//! when `initialize` starts and freed when the session leaves the table
+//! (DELETE, idleness, the child's exit, the loss of its link) or its
+//! initialization fails.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use sallyport_protocol::data::{StreamError, StreamErrorKind};
-use tracing::info;
+use sallyport_protocol::data::{Caller, StreamError, StreamErrorKind};
+use tracing::{info, warn};
 
 use super::envelope::Envelope;
 use super::session::Session;
@@ -24,10 +31,24 @@ struct Inner {
     map: HashMap<String, Arc<Session>>,
     /// Sessions being initialized (they count against the limit).
     starting: usize,
+    /// Slots held per caller: live sessions and those being initialized.
+    per_caller: HashMap<CallerKey, usize>,
+}
+
+impl Inner {
+    fn release(&mut self, caller: &CallerKey) {
+        if let Some(held) = self.per_caller.get_mut(caller) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                self.per_caller.remove(caller);
+            }
+        }
+    }
 }
 
 impl Table {
-    /// Forgets `session` (called by its router when it ends).
+    /// Forgets `session` (called by its router when it ends) and frees its
+    /// caller's slot.
     pub fn remove(&self, session: &Arc<Session>) {
         let mut inner = lock(&self.inner);
         if inner
@@ -36,6 +57,7 @@ impl Table {
             .is_some_and(|s| Arc::ptr_eq(s, session))
         {
             inner.map.remove(&session.id);
+            inner.release(&session.caller);
         }
     }
 
@@ -45,13 +67,59 @@ impl Table {
     }
 }
 
-/// Releases a reserved slot when initialization ends, however it ends.
-struct Reservation<'a>(&'a Table);
+/// Who holds a session slot: the caller's subject and, when known, the
+/// agent acting for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CallerKey {
+    subject: String,
+    agent: Option<String>,
+}
+
+impl CallerKey {
+    /// The key of `caller` (its groups do not count).
+    pub fn of(caller: &Caller) -> Self {
+        CallerKey {
+            subject: caller.subject.clone(),
+            agent: caller.agent.clone(),
+        }
+    }
+}
+
+impl fmt::Display for CallerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.agent {
+            Some(agent) => write!(f, "{:?} (agent {agent:?})", self.subject),
+            None => write!(f, "{:?}", self.subject),
+        }
+    }
+}
+
+/// A slot reserved for an initialization: released when it ends, however
+/// it ends; its caller's share passes to the session when [`kept`]
+/// (the table then releases it with the session).
+///
+/// [`kept`]: Reservation::kept
+struct Reservation<'a> {
+    table: &'a Table,
+    caller: CallerKey,
+    kept: bool,
+}
+
+impl Reservation<'_> {
+    /// The session is in the table: it holds the caller's slot now (set
+    /// in the same critical section as the insertion).
+    fn kept(&mut self) {
+        self.kept = true;
+    }
+}
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        let mut inner = lock(&self.0.inner);
+        let mut inner = lock(&self.table.inner);
         inner.starting = inner.starting.saturating_sub(1);
+        if !self.kept {
+            inner.release(&self.caller);
+        }
     }
 }
 
@@ -80,16 +148,18 @@ impl Sessions {
         &self,
         ctx: &Ctx,
         origin: LinkTag,
-        body: Bytes,
+        caller: &Caller,
         message: &Envelope<'_>,
     ) -> Result<BridgeReply, StreamError> {
-        let _slot = self.reserve(ctx)?;
+        let caller = CallerKey::of(caller);
+        let mut slot = self.reserve(ctx, caller.clone())?;
         let id = new_session_id()?;
         let ended = ctx.shutdown.child_token();
         // Ends the session if initialization fails or the client goes away.
         let end_unless_kept = ended.clone().drop_guard();
-        let session = Session::start(ctx, id.clone(), origin, ended, Arc::clone(&self.table))?;
-        let response = session.initialize(body, message).await?;
+        let table = Arc::clone(&self.table);
+        let session = Session::start(ctx, id.clone(), origin, caller, ended, table)?;
+        let response = session.initialize(message).await?;
         let rejected = std::str::from_utf8(&response)
             .ok()
             .and_then(|t| Envelope::parse(t).ok())
@@ -112,6 +182,7 @@ impl Sessions {
                 ));
             }
             inner.map.insert(id.clone(), session);
+            slot.kept();
         }
         end_unless_kept.disarm();
         info!(server = %ctx.server, session = %id, origin, "session started");
@@ -122,10 +193,13 @@ impl Sessions {
         })
     }
 
-    fn reserve(&self, ctx: &Ctx) -> Result<Reservation<'_>, StreamError> {
+    /// Takes a slot of the server and one of `caller`'s share, or refuses
+    /// with `Overloaded`.
+    fn reserve(&self, ctx: &Ctx, caller: CallerKey) -> Result<Reservation<'_>, StreamError> {
         let mut inner = lock(&self.table.inner);
         let max = ctx.limits.max_sessions;
         if inner.map.len() + inner.starting >= max {
+            warn!(server = %ctx.server, caller = %caller, limit = max, "session limit reached; initialize refused");
             return Err(stream_error(
                 StreamErrorKind::Overloaded,
                 format!(
@@ -134,8 +208,25 @@ impl Sessions {
                 ),
             ));
         }
+        let share = ctx.limits.max_sessions_per_caller;
+        let held = inner.per_caller.get(&caller).copied().unwrap_or(0);
+        if held >= share {
+            warn!(server = %ctx.server, caller = %caller, held, share, "caller's session share used up; initialize refused");
+            return Err(stream_error(
+                StreamErrorKind::Overloaded,
+                format!(
+                    "this caller already holds {held} sessions of MCP server {} (the per-caller share is {share}); end one (DELETE) or try again later",
+                    ctx.server
+                ),
+            ));
+        }
         inner.starting += 1;
-        Ok(Reservation(&self.table))
+        *inner.per_caller.entry(caller.clone()).or_default() += 1;
+        Ok(Reservation {
+            table: &self.table,
+            caller,
+            kept: false,
+        })
     }
 
     /// The live session `id`, or `UnknownSession` (the relay answers 404
@@ -167,11 +258,15 @@ impl Sessions {
     pub fn link_closed(&self, origin: LinkTag) {
         let gone: Vec<Arc<Session>> = {
             let mut inner = lock(&self.table.inner);
-            inner
+            let gone: Vec<Arc<Session>> = inner
                 .map
                 .extract_if(|_, s| s.origin == origin)
                 .map(|(_, s)| s)
-                .collect()
+                .collect();
+            for session in &gone {
+                inner.release(&session.caller);
+            }
+            gone
         };
         for session in gone {
             info!(session = %session.id, origin, "link closed; ending its session");

@@ -19,10 +19,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug};
 
-use super::envelope::{self, Envelope, Key, Kind, splice};
+use super::envelope::{self, Envelope, Key, Kind};
 use super::route::stateless_status;
 use super::worker::{Pending, Worker};
-use super::{Ctx, event, lock};
+use super::{Ctx, event, lock, unreadable_params};
 use crate::bridge::{BridgeReply, stream_error};
 
 /// Largest pool, whatever `max_sessions` says.
@@ -111,17 +111,14 @@ impl Pool {
             listen,
             tx,
         };
-        let (worker, n) = self.register(ctx, pending)?;
-        let upstream = n.to_string();
-        let mut edits = vec![];
-        for value in [Some(id), message.meta_progress_token]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(span) = message.span(value) {
-                edits.push((span, upstream.as_str()));
-            }
+        if message.params_unread {
+            return Err(unreadable_params());
         }
+        let (worker, n) = self.register(ctx, pending)?;
+        let Some(body) = envelope::remap(message, n) else {
+            worker.forget(n);
+            return Err(unreadable_params());
+        };
         let (reply_tx, reply_rx) = oneshot::channel();
         let driver = Driver {
             worker,
@@ -135,7 +132,6 @@ impl Pool {
             timeout: ctx.limits.upstream_timeout,
         };
         let discover = message.method() == "server/discover";
-        let body = splice(message.text, edits);
         tokio::spawn(driver.run(body, discover, reply_tx).in_current_span());
         reply_rx.await.unwrap_or_else(|_| {
             Err(stream_error(

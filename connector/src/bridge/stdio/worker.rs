@@ -17,14 +17,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::StreamError;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::child::{self, Event};
-use super::envelope::{self, Envelope, Key, Kind, splice};
+use super::child::{self, Event, Exit};
+use super::envelope::{self, Envelope, Kind, restore, upstream_id};
 use super::{Ctx, lock, log_head, write_stdin};
 
 /// JSON-RPC code for "the server process is gone".
@@ -171,7 +170,7 @@ impl Worker {
                         break;
                     }
                     None => {
-                        self.exited("its output ended".into()).await;
+                        self.exited(Exit::plain("its output ended")).await;
                         break;
                     }
                 },
@@ -204,7 +203,7 @@ impl Worker {
         if message.kind() == Kind::Request {
             return self.refuse_server_request(&message).await;
         }
-        let upstream = |raw: Option<&RawValue>| raw.and_then(Key::of).and_then(|k| k.as_u64());
+        let upstream = upstream_id;
         let restored = {
             let mut state = lock(&self.state);
             match (message.kind(), message.method()) {
@@ -279,11 +278,11 @@ impl Worker {
 
     /// The child exited on its own: every request in flight gets an error
     /// response with its client's id.
-    async fn exited(&self, how: String) {
+    async fn exited(&self, how: Exit) {
         let pending = self.close();
         self.ended.cancel();
-        warn!(status = %how, in_flight = pending.len(), "pooled MCP server exited");
-        let message = format!("MCP server {} exited ({how})", self.server);
+        warn!(status = %how.detail, in_flight = pending.len(), "pooled MCP server exited");
+        let message = format!("MCP server {} exited ({})", self.server, how.public);
         for p in pending {
             let error = envelope::error_response(&p.client_id, INTERNAL_ERROR, &message);
             let _ = tokio::time::timeout(DELIVER_GRACE, p.tx.send(error)).await;
@@ -295,13 +294,4 @@ impl Worker {
         state.closed = true;
         state.pending.drain().map(|(_, p)| p).collect()
     }
-}
-
-/// `message` with each present value replaced by the given raw JSON.
-fn restore(message: &Envelope<'_>, edits: Vec<(Option<&RawValue>, &str)>) -> Bytes {
-    let edits = edits
-        .into_iter()
-        .filter_map(|(value, with)| Some((message.span(value?)?, with)))
-        .collect();
-    splice(message.text, edits)
 }

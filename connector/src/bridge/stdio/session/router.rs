@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::bridge::stdio::child::Event;
-use crate::bridge::stdio::envelope::{self, Envelope};
+use crate::bridge::stdio::child::{Event, Exit};
+use crate::bridge::stdio::envelope::{self, Envelope, restore, upstream_id};
 use crate::bridge::stdio::route::{Entry, Target, target};
 use crate::bridge::stdio::sessions::Table;
 use crate::bridge::stdio::{event, lock, log_head};
@@ -23,7 +23,7 @@ impl Session {
     /// times it out after the upstream timeout.
     pub(super) async fn watch(
         self: Arc<Self>,
-        seq: u64,
+        n: u64,
         cancel: CancellationToken,
         done: CancellationToken,
     ) {
@@ -36,8 +36,8 @@ impl Session {
                 _ = cancel.cancelled(), if !detached => {
                     detached = true;
                     let mut state = lock(&self.state);
-                    if let Some(entry) = state.entries.iter_mut().find(|e| e.seq == seq) {
-                        debug!(request = %entry.raw_id, "client went away; its request keeps running");
+                    if let Some(entry) = state.entries.iter_mut().find(|e| e.upstream == n) {
+                        debug!(request = log_head(&entry.client_id), "client went away; its request keeps running");
                         entry.tx = None;
                         state.last_used = Instant::now();
                     }
@@ -45,18 +45,18 @@ impl Session {
                 _ = &mut deadline => break,
             }
         }
-        let Some(entry) = self.remove(seq) else {
+        let Some(entry) = self.remove(n) else {
             return;
         };
-        warn!(request = %entry.raw_id, timeout = ?self.timeout, "MCP server did not answer in time");
-        let note = envelope::cancelled_notification(&entry.raw_id, "timed out");
+        warn!(request = log_head(&entry.client_id), upstream_id = n, timeout = ?self.timeout, "MCP server did not answer in time");
+        let note = envelope::cancelled_notification(&n.to_string(), "timed out");
         let _ = self.stdin.try_send(note);
         if let Some(tx) = entry.tx {
             let msg = format!(
                 "MCP server {} did not answer within {:?}",
                 self.server, self.timeout
             );
-            let error = envelope::error_response(&entry.raw_id, REQUEST_TIMEOUT, &msg);
+            let error = envelope::error_response(&entry.client_id, REQUEST_TIMEOUT, &msg);
             let _ = tokio::time::timeout(DELIVER_GRACE, tx.send(event(error))).await;
         }
     }
@@ -90,7 +90,7 @@ impl Session {
                         break;
                     }
                     None => {
-                        self.exited("its output ended".into(), &table).await;
+                        self.exited(Exit::plain("its output ended"), &table).await;
                         break;
                     }
                 },
@@ -121,7 +121,7 @@ impl Session {
                 return;
             }
         };
-        let tx = {
+        let delivery = {
             let mut state = lock(&self.state);
             let get_open = state.get_open();
             match target(&message, &state.entries, get_open) {
@@ -129,10 +129,17 @@ impl Session {
                     let entry = state.entries.remove(i);
                     entry.done.cancel();
                     state.last_used = Instant::now();
-                    entry.tx
+                    let restored = restore(&message, vec![(message.id, &entry.client_id)]);
+                    entry.tx.map(|tx| (tx, restored))
                 }
-                Target::Stream(i) => state.entries[i].tx.clone(),
-                Target::Get => state.get.clone(),
+                Target::Progress(i) => {
+                    let entry = &state.entries[i];
+                    let token = entry.client_token.as_deref().unwrap_or("null");
+                    let restored = restore(&message, vec![(message.progress_token, token)]);
+                    entry.tx.clone().map(|tx| (tx, restored))
+                }
+                Target::Stream(i) => state.entries[i].tx.clone().map(|tx| (tx, line)),
+                Target::Get => state.get.clone().map(|tx| (tx, line)),
                 Target::Backlog => {
                     if state.backlog.len() >= BACKLOG {
                         state.backlog.pop_front();
@@ -141,19 +148,31 @@ impl Session {
                             "no stream for server messages; dropped the oldest"
                         );
                     }
-                    state.backlog.push_back(line.clone());
+                    state.backlog.push_back(line);
+                    None
+                }
+                Target::Unmatched => {
+                    let id = log_head(message.id.map_or("null", |id| id.get()));
+                    if upstream_id(message.id).is_some_and(|n| state.cancelled.contains(&n)) {
+                        debug!(id, "answer to a request the client cancelled; dropped");
+                    } else {
+                        warn!(
+                            id,
+                            "MCP server answered no request in flight (not an id the connector gave it); dropped"
+                        );
+                    }
                     None
                 }
                 Target::Drop => {
                     debug!(
                         method = message.method(),
-                        "server message for no open request; dropped"
+                        "progress for a request whose client went away; dropped"
                     );
                     None
                 }
             }
         };
-        if let Some(tx) = tx {
+        if let Some((tx, line)) = delivery {
             tokio::select! {
                 _ = tx.send(event(line)) => {}
                 _ = self.ended.cancelled() => {}
@@ -163,15 +182,15 @@ impl Session {
 
     /// The child exited on its own: the session leaves the table, then
     /// every request in flight gets an error response for its id.
-    async fn exited(self: &Arc<Self>, how: String, table: &Table) {
-        let entries = self.close(Some(how.clone()));
+    async fn exited(self: &Arc<Self>, how: Exit, table: &Table) {
+        let entries = self.close(Some(how.detail.clone()));
         self.ended.cancel();
         table.remove(self);
-        warn!(status = %how, in_flight = entries.len(), "MCP server exited; session ended");
-        let message = format!("MCP server {} exited ({how})", self.server);
+        warn!(status = %how.detail, in_flight = entries.len(), "MCP server exited; session ended");
+        let message = format!("MCP server {} exited ({})", self.server, how.public);
         for entry in entries {
             if let Some(tx) = entry.tx {
-                let error = envelope::error_response(&entry.raw_id, INTERNAL_ERROR, &message);
+                let error = envelope::error_response(&entry.client_id, INTERNAL_ERROR, &message);
                 let _ = tokio::time::timeout(DELIVER_GRACE, tx.send(event(error))).await;
             }
         }

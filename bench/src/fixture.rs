@@ -297,6 +297,8 @@ label = "bench"
 [limits]
 max_body_bytes = 33554432
 max_sessions_per_server = 4096
+# The bench is one caller holding every session.
+max_sessions_per_caller = 4096
 "#,
             relay = quote(&relay.to_string()),
             cert = quote_path(&self.connector_cert),

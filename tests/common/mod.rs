@@ -15,10 +15,13 @@ use std::process::Command;
 use std::time::Duration;
 
 pub mod client;
+pub mod hostile;
+pub mod oracle;
 pub mod procs;
 pub mod raw;
 pub mod setup;
 pub mod upstream;
+pub mod wire;
 
 #[allow(
     unused_imports,

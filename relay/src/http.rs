@@ -6,6 +6,7 @@ mod catalog;
 mod envelope;
 mod error;
 mod guard;
+mod host;
 mod listener;
 mod mcp;
 mod metadata;
@@ -17,16 +18,20 @@ mod trail;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{any, get};
 
 pub(crate) use guard::local_hosts;
-pub(crate) use listener::{ClientCert, ClientCertTrust, serve, tls_acceptor};
+pub(crate) use host::{remote, settle_host};
+pub(crate) use listener::{ClientCert, ClientCertTrust, ConnLimits, Served, serve, tls_acceptor};
 pub(crate) use state::AppState;
 pub(crate) use trail::Recorder;
 
-/// The router of the public endpoint.
-pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+/// The public endpoint: its router, every route behind the `Host` rules
+/// (400/403 before any handler), and its connections' timeouts.
+pub(crate) fn router(state: Arc<AppState>) -> Served {
+    let limits = ConnLimits::of(&state.http);
+    let router = Router::new()
         .route("/mcp/{server}", any(mcp::handle))
         .route("/registry/v0/servers", get(catalog::servers))
         .route("/.well-known/oauth-protected-resource", get(metadata::root))
@@ -34,5 +39,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/.well-known/oauth-protected-resource/mcp/{server}",
             get(metadata::server),
         )
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            host::require_host,
+        ))
+        .with_state(state);
+    Served {
+        name: "HTTP",
+        router,
+        limits,
+    }
 }

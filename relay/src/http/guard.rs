@@ -1,5 +1,6 @@
 //! Checks every request passes before anything else: `Host` and `Origin`
-//! (DNS rebinding and cross-site protection, 403) and the body size (413).
+//! (DNS rebinding and cross-site protection, 403), the body size (413)
+//! and its arrival in time (408).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -7,35 +8,36 @@ use bytes::Bytes;
 
 use crate::config::HttpConfig;
 use crate::http::error::HttpError;
+use crate::http::listener::BodyTimeout;
 
 /// The `Host` must be `public_url`'s host, one of `allowed_hosts`, or one
 /// of `local_hosts` (the listener's own address literals); an `Origin`,
 /// when present, must be `public_url`'s origin (or listed in
-/// `allowed_origins`).
+/// `allowed_origins`). The router's first layer (`host::require_host`)
+/// has already put the request's real host (HTTP/2: `:authority`) in
+/// `Host`; a request without one is refused.
 pub fn check_host_and_origin(
     http: &HttpConfig,
     local_hosts: &[String],
     headers: &HeaderMap,
 ) -> Result<(), HttpError> {
     let forbidden = |msg: String| HttpError::new(StatusCode::FORBIDDEN, -32600, msg);
-    let public_host = public_host(&http.public_url);
-    // HTTP/2 carries the authority in the URI; hyper maps it to Host for us
-    // only on HTTP/1, so a missing Host is accepted (the URI was checked by
-    // the TLS SNI/ALPN layer or the listener binding).
-    if let Some(host) = headers.get(header::HOST) {
-        let host = host
-            .to_str()
-            .map_err(|_| forbidden("Host header is not valid text".into()))?
-            .to_ascii_lowercase();
-        if host != public_host
-            && !http.allowed_hosts.contains(&host)
-            && !local_hosts.contains(&host)
-        {
-            return Err(forbidden(format!(
-                "Host {host:?} is not this relay ({public_host:?})"
-            )));
-        }
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts
+        .next()
+        .ok_or_else(|| forbidden("the request names no host".into()))?;
+    if hosts.next().is_some() {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "more than one Host header",
+        ));
     }
+    let host = host
+        .to_str()
+        .map_err(|_| forbidden("Host header is not valid text".into()))?
+        .to_ascii_lowercase();
+    check_host(http, local_hosts, &host)?;
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin
             .to_str()
@@ -48,6 +50,23 @@ pub fn check_host_and_origin(
         }
     }
     Ok(())
+}
+
+/// `host` (lowercase `host[:port]`) must be `public_url`'s host, one of
+/// `allowed_hosts` or one of `local_hosts`: 403 otherwise.
+pub fn check_host(http: &HttpConfig, local_hosts: &[String], host: &str) -> Result<(), HttpError> {
+    let public_host = public_host(&http.public_url);
+    if host == public_host
+        || http.allowed_hosts.iter().any(|h| h == host)
+        || local_hosts.iter().any(|h| h == host)
+    {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        StatusCode::FORBIDDEN,
+        -32600,
+        format!("Host {host:?} is not this relay ({public_host:?})"),
+    ))
 }
 
 /// The `Host` values that name the listener itself: its address literal,
@@ -75,16 +94,22 @@ pub fn public_host(public_url: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
+/// Reads the whole body, refusing more than `limit` bytes with 413 and a
+/// body that did not arrive within `[http] body_timeout_ms` with 408.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         let mut too_large = false;
+        let mut too_slow = None;
+        // Bounded: an error's chain of sources is finite and short.
         while let Some(c) = cause {
             too_large |= c.is::<http_body_util::LengthLimitError>();
+            too_slow = too_slow.or_else(|| c.downcast_ref::<BodyTimeout>());
             cause = c.source();
         }
-        if too_large {
+        if let Some(slow) = too_slow {
+            HttpError::new(StatusCode::REQUEST_TIMEOUT, -32600, slow.to_string())
+        } else if too_large {
             HttpError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 -32600,
@@ -118,6 +143,9 @@ mod tests {
             max_body: 10,
             response_timeout: Duration::from_secs(1),
             client_certs: false,
+            header_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
         }
     }
 
@@ -142,7 +170,6 @@ mod tests {
                 ("host", "127.0.0.1:8443"),
                 ("origin", "https://app.acme.com/"),
             ]),
-            headers(&[]),
         ] {
             assert!(check_host_and_origin(&c, &[], &ok).is_ok(), "{ok:?}");
         }
@@ -150,10 +177,16 @@ mod tests {
             headers(&[("host", "evil.com")]),
             headers(&[("host", "relay.acme.com"), ("origin", "https://evil.com")]),
             headers(&[("host", "relay.acme.com"), ("origin", "null")]),
+            // Fails closed: no host, nothing to check.
+            headers(&[]),
         ] {
             let e = check_host_and_origin(&c, &[], &bad).expect_err("refused");
             assert_eq!(e.status, StatusCode::FORBIDDEN, "{bad:?}");
         }
+        let mut two = headers(&[("host", "relay.acme.com")]);
+        two.append("host", HeaderValue::from_static("relay.acme.com"));
+        let e = check_host_and_origin(&c, &[], &two).expect_err("two Host");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 
     #[test]
@@ -179,5 +212,17 @@ mod tests {
             .await
             .expect_err("too large");
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn slow_body_is_408() {
+        let never = http_body_util::StreamBody::new(futures_util::stream::pending::<
+            Result<http_body::Frame<Bytes>, std::convert::Infallible>,
+        >());
+        let slow = crate::http::listener::TimedBody::new(never, Duration::from_millis(20));
+        let e = read_body(Body::new(slow), 10).await.expect_err("too slow");
+        assert_eq!(e.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(e.code, -32600);
+        assert!(e.message.contains("20 ms"), "{}", e.message);
     }
 }

@@ -1,25 +1,64 @@
 //! The HTTP(S) accept loop: TLS (rustls, HTTP/1.1 and HTTP/2 by ALPN) or
-//! plain HTTP when configured, graceful shutdown on `shutdown`.
+//! plain HTTP when configured, per-connection timeouts (`activity`), a
+//! body deadline on every request (`body`), graceful shutdown on
+//! `shutdown`. The admin listener uses the same loop.
+
+mod activity;
+mod body;
+mod conn;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
+
+pub(crate) use body::BodyTimeout;
+#[cfg(test)]
+pub(crate) use body::TimedBody;
 
 use crate::error::RelayError;
 
 /// Time a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// On shutdown, open HTTP connections get this long to finish.
-const GRACE: Duration = Duration::from_secs(10);
+
+/// The timeouts of every connection of a listener.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    /// A request head must arrive within this (see `activity`).
+    pub header: Duration,
+    /// A request body must arrive within this from the end of its head.
+    pub body: Duration,
+    /// No request in flight (or a stalled write) for this long closes
+    /// the connection.
+    pub idle: Duration,
+}
+
+impl ConnLimits {
+    /// `[http]`'s timeouts.
+    pub(crate) fn of(http: &crate::config::HttpConfig) -> Self {
+        Self {
+            header: http.header_timeout,
+            body: http.body_timeout,
+            idle: http.idle_timeout,
+        }
+    }
+}
+
+/// What a listener serves: its router and its connections' timeouts.
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    /// The listener's name in logs ("HTTP", "admin").
+    pub name: &'static str,
+    pub router: Router,
+    pub limits: ConnLimits,
+}
 
 /// Client certificates the HTTPS listener asks for (optional: a caller
 /// may still use a bearer token), verified against this bundle and CRL.
@@ -78,17 +117,22 @@ pub(crate) fn tls_acceptor(
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    app: Served,
     shutdown: CancellationToken,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
+    let Served {
+        name,
+        router,
+        limits,
+    } = app;
+    let builder = conn::builder(&limits);
+    let connections = TaskTracker::new();
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    warn!(error = %e, "HTTP accept failed");
+                    warn!(listener = name, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -96,60 +140,54 @@ pub(crate) async fn serve(
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let app = app.clone();
+        let router = router.clone();
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let shutdown = shutdown.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                Some(acceptor) => {
-                    let tls_stream =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                debug!(%remote, error = %e, "HTTPS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                debug!(%remote, "HTTPS handshake timed out");
-                                return;
-                            }
-                        };
-                    let leaf = tls_stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first());
-                    let service = match leaf {
-                        Some(leaf) => {
-                            let cert = ClientCert(Arc::new(leaf.as_ref().to_vec()));
-                            TowerToHyperService::new(app.clone().layer(axum::Extension(cert)))
-                        }
-                        None => service,
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
+        connections.spawn(async move {
+            let Some(acceptor) = tls else {
+                let peer = conn::Peer { remote, cert: None };
+                conn::serve(stream, peer, router, builder, limits, shutdown).await;
+                return;
             };
-            if let Err(e) = result {
-                debug!(%remote, error = %e, "HTTP connection ended with an error");
-            }
+            let tls_stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        debug!(%remote, error = %e, "HTTPS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(%remote, "HTTPS handshake timed out");
+                        return;
+                    }
+                };
+            let cert = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|leaf| ClientCert(Arc::new(leaf.as_ref().to_vec())));
+            let peer = conn::Peer { remote, cert };
+            conn::serve(tls_stream, peer, router, builder, limits, shutdown).await;
         });
     }
-    info!("HTTP listener stopped accepting; letting open requests finish");
-    if tokio::time::timeout(GRACE, graceful.shutdown())
+    connections.close();
+    info!(
+        listener = name,
+        open = connections.len(),
+        "listener stopped accepting; letting open requests finish"
+    );
+    // Each connection closes within its own grace; this bounds the wait
+    // for those still in a TLS handshake too.
+    let bound = conn::GRACE.max(TLS_HANDSHAKE_TIMEOUT) + Duration::from_secs(1);
+    if tokio::time::timeout(bound, connections.wait())
         .await
         .is_err()
     {
-        warn!("HTTP connections still open after the grace period");
+        warn!(
+            listener = name,
+            "connections still open after the grace period"
+        );
     }
 }

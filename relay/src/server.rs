@@ -231,6 +231,7 @@ impl Relay {
         let admin_stop = CancellationToken::new();
         let admin_task = tokio::spawn(serve_admin(
             admin,
+            shared.config.admin.clone(),
             AdminState {
                 registry: Arc::clone(&shared.registry),
                 metrics: Arc::clone(&shared.metrics),
@@ -387,16 +388,23 @@ async fn refuse_new(endpoint: quinn::Endpoint, metrics: Arc<Metrics>) {
     }
 }
 
-async fn serve_admin(listener: TcpListener, state: AdminState, stop: CancellationToken) {
-    match listener.local_addr() {
-        Ok(addr) => info!(admin_addr = %addr, "admin listener serving"),
-        Err(e) => warn!(error = %e, "admin listener address unknown"),
-    }
-    let app = admin::router(state);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
-    {
-        warn!(error = %e, "admin listener failed");
-    }
+/// Serves the admin API on `listener` until `stop`: only for its own
+/// `Host` values, with the connection timeouts of `[admin]`.
+async fn serve_admin(
+    listener: TcpListener,
+    config: crate::config::AdminConfig,
+    state: AdminState,
+    stop: CancellationToken,
+) {
+    let addr = match listener.local_addr() {
+        Ok(addr) => {
+            info!(admin_addr = %addr, "admin listener serving");
+            addr
+        }
+        Err(e) => {
+            warn!(error = %e, "admin listener address unknown; its Host is [admin] listen");
+            config.listen
+        }
+    };
+    http::serve(listener, None, admin::served(state, &config, addr), stop).await;
 }

@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub mod client;
+pub mod generate;
 pub mod hostile;
 pub mod oracle;
 pub mod procs;

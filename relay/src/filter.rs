@@ -254,6 +254,60 @@ pub fn filter_event_data(
     filter_response(data, kind, keep)
 }
 
+/// Every list kind, in the order [`filter_any`] tries them.
+pub const ALL_KINDS: [ListKind; 4] = [
+    ListKind::Tools,
+    ListKind::Resources,
+    ListKind::ResourceTemplates,
+    ListKind::Prompts,
+];
+
+/// Filters one message on a stream that does not answer a list request:
+/// if it is nonetheless a response carrying a list result (an upstream
+/// that confused two requests' ids, or a hostile one), each list it holds
+/// is filtered as if it had been asked for. `keep` gets the list's kind
+/// and the item's name.
+///
+/// A message that cannot hold a list costs a substring search: one without
+/// `"result"` is not scanned, nor for a kind whose key does not occur —
+/// unless the message has a `\u` escape anywhere (a key can be spelled
+/// with escapes), in which case every kind is scanned.
+pub fn filter_any(
+    data: &[u8],
+    mut keep: impl FnMut(ListKind, &str) -> bool,
+) -> Result<Filtered, FilterError> {
+    let escaped = memchr::memmem::find(data, b"\\u").is_some();
+    if !escaped && memchr::memmem::find(data, b"\"result\"").is_none() {
+        return Ok(Filtered::Unchanged);
+    }
+    // The message as rewritten so far, with the kept and removed counts.
+    let mut out: Option<(Bytes, usize, usize)> = None;
+    for kind in ALL_KINDS {
+        let current: &[u8] = out.as_ref().map_or(data, |(b, ..)| b);
+        let quoted = format!("\"{}\"", kind.array_key());
+        if !escaped && memchr::memmem::find(current, quoted.as_bytes()).is_none() {
+            continue;
+        }
+        if let Filtered::Rewritten {
+            body,
+            kept,
+            removed,
+        } = filter_event_data(current, kind, |name| keep(kind, name))?
+        {
+            let (k, r) = out.as_ref().map_or((0, 0), |(_, k, r)| (*k, *r));
+            out = Some((body, k + kept, r + removed));
+        }
+    }
+    Ok(match out {
+        None => Filtered::Unchanged,
+        Some((body, kept, removed)) => Filtered::Rewritten {
+            body,
+            kept,
+            removed,
+        },
+    })
+}
+
 /// Where the array holding `items` (at least one) lies in `body`: from
 /// the `[` before the first item to the `]` after the last, across the
 /// JSON whitespace between.

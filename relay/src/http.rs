@@ -3,9 +3,9 @@
 
 mod access;
 mod catalog;
-mod envelope;
 mod error;
 mod guard;
+mod headers;
 mod host;
 mod listener;
 mod mcp;

@@ -167,6 +167,10 @@ pub struct AuditRecord {
     pub bytes_in: u64,
     /// Response body bytes sent to the client.
     pub bytes_out: u64,
+    /// What failed inside (the connector's or upstream's own words), for
+    /// operators; the client only saw a category and the request id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Default for AuditRecord {
@@ -193,6 +197,7 @@ impl Default for AuditRecord {
             latency_ms: 0.0,
             bytes_in: 0,
             bytes_out: 0,
+            error: None,
         }
     }
 }
@@ -207,6 +212,12 @@ impl AuditRecord {
             request_id,
             ..Self::default()
         }
+    }
+
+    /// Notes what failed inside (log and audit only).
+    pub fn with_error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
     }
 
     /// Sets the arrival time (tests and replays; `new` stamps now).

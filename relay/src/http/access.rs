@@ -6,10 +6,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sallyport_protocol::ServerName;
 
+use sallyport_mcp::target::{self, Target as Asked};
+use sallyport_mcp::{Envelope, Kind};
+
 use crate::audit::AuditEvent;
 use crate::auth::Principal;
 use crate::filter::ListKind;
-use crate::http::envelope::{Envelope, Kind};
 use crate::http::error::{HttpError, jsonrpc_error};
 use crate::limits::{Limited, RateLimiter};
 use crate::policy::{Policy, Subject, Target};
@@ -39,23 +41,12 @@ pub(crate) enum Access {
     },
 }
 
-/// The policy target of a JSON-RPC request, if it names one.
-pub(crate) fn target_of<'e>(env: &'e Envelope<'_>) -> Option<Target<'e>> {
-    if env.kind != Kind::Request {
-        return None;
-    }
-    match env.method.as_deref()? {
-        "tools/call" => env.name.as_deref().map(Target::Tool),
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            env.uri.as_deref().map(Target::Resource)
-        }
-        "prompts/get" => env.name.as_deref().map(Target::Prompt),
-        "completion/complete" => match env.reference.as_ref()? {
-            (kind, name) if kind == "ref/prompt" => Some(Target::Prompt(name)),
-            (kind, uri) if kind == "ref/resource" => Some(Target::Resource(uri)),
-            _ => None,
-        },
-        _ => None,
+/// The policy target of what a message asks the server to use.
+fn policy_target(asked: Asked<'_>) -> Target<'_> {
+    match asked {
+        Asked::Tool(n) => Target::Tool(n),
+        Asked::Resource(u) => Target::Resource(u),
+        Asked::Prompt(n) => Target::Prompt(n),
     }
 }
 
@@ -74,12 +65,28 @@ pub(crate) fn check_message(
         .as_deref()
         .filter(|_| env.kind == Kind::Request)
         .and_then(ListKind::for_method);
-    let Some(target) = target_of(env) else {
-        return Access::Forward {
-            list,
-            target: None,
-            rule: None,
-        };
+    let target = match target::target_of(env) {
+        Ok(Some(asked)) => policy_target(asked),
+        Ok(None) => {
+            return Access::Forward {
+                list,
+                target: None,
+                rule: None,
+            };
+        }
+        Err(why) => {
+            // Fail closed: what cannot be decided is never forwarded.
+            tracing::info!(reason = %why, "refused: the request cannot be decided");
+            let target = env.routing_name().map(str::to_owned);
+            return Access::Deny {
+                response: HttpError::new(StatusCode::BAD_REQUEST, why.code(), why.to_string())
+                    .with_id(env.id)
+                    .into_response(),
+                target,
+                rule: format!("undecidable: {why}"),
+                event: AuditEvent::Denial,
+            };
+        }
     };
     let name = target_name(target).to_owned();
     let decision = policy.decide(&who, server, target);
@@ -141,8 +148,7 @@ pub(crate) fn check_server(
     err.challenge = Some(format!(
         "Bearer error=\"insufficient_scope\", resource_metadata=\"{public_url}/.well-known/oauth-protected-resource/mcp/{server}\""
     ));
-    err.rule = Some(decision.to_string());
-    Err(err)
+    Err(err.with_rule(decision.to_string()))
 }
 
 fn target_name(target: Target<'_>) -> &str {

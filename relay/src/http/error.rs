@@ -1,13 +1,19 @@
 //! Errors the HTTP endpoint answers with: an HTTP status plus a JSON-RPC
 //! error body, so MCP clients show a useful message.
+//!
+//! What a client reads is a category and the relay's request id; what went
+//! wrong inside (a connector's or upstream's own words, which can name a
+//! private address or a command path) is the error's `detail`, written to
+//! the log and the audit record under that request id, never to the
+//! client.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sallyport_protocol::data::StreamErrorKind;
 use serde_json::value::RawValue;
 
-/// JSON-RPC error code for a stateless-era header that disagrees with the
-/// body.
-pub const HEADER_MISMATCH: i64 = -32020;
+use crate::forward::ForwardError;
+
 /// JSON-RPC error code the relay uses for "upstream unavailable".
 pub const UNAVAILABLE: i64 = -32002;
 
@@ -26,8 +32,20 @@ pub struct HttpError {
     pub challenge: Option<String>,
     /// A `Retry-After` value in seconds.
     pub retry_after: Option<u64>,
-    /// The policy rule that decided, for the audit record.
-    pub rule: Option<String>,
+    /// The request id and what went wrong inside (boxed: most errors
+    /// have neither until the handler adds the id).
+    trace: Option<Box<Trace>>,
+}
+
+/// What ties an error to the log and the audit record.
+#[derive(Debug, Default)]
+struct Trace {
+    /// The relay's request id, echoed in the body's `error.data`.
+    request: Option<u64>,
+    /// What went wrong inside, for the log and audit only.
+    detail: Option<String>,
+    /// The policy rule (or limit) that decided, for the audit record.
+    rule: Option<String>,
 }
 
 impl HttpError {
@@ -40,8 +58,38 @@ impl HttpError {
             id: None,
             challenge: None,
             retry_after: None,
-            rule: None,
+            trace: None,
         }
+    }
+
+    /// Adds what went wrong inside (log and audit only).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.trace.get_or_insert_default().detail = Some(detail.into());
+        self
+    }
+
+    /// Names the policy rule or limit that decided (audit only).
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.trace.get_or_insert_default().rule = Some(rule.into());
+        self
+    }
+
+    /// The rule that decided, if any.
+    pub fn rule(&self) -> Option<String> {
+        self.trace.as_ref()?.rule.clone()
+    }
+
+    /// What went wrong inside, if known.
+    pub fn detail(&self) -> Option<&str> {
+        self.trace.as_ref()?.detail.as_deref()
+    }
+
+    /// Ties the error to request `id` (shown to the client) and hands back
+    /// the detail, which only the log and audit record may keep.
+    pub fn for_request(&mut self, id: u64) -> Option<String> {
+        let trace = self.trace.get_or_insert_default();
+        trace.request = Some(id);
+        trace.detail.take()
     }
 
     /// Sets the request id echoed in the body.
@@ -52,18 +100,78 @@ impl HttpError {
 
     /// The JSON-RPC error body.
     pub fn body(&self) -> String {
-        jsonrpc_error(self.id.as_deref(), self.code, &self.message)
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(request) = self.trace.as_ref().and_then(|t| t.request) {
+            error["data"] = serde_json::json!({ "requestId": request.to_string() });
+        }
+        envelope(self.id.as_deref(), error)
     }
 }
 
 /// A JSON-RPC error response as text.
 pub fn jsonrpc_error(id: Option<&RawValue>, code: i64, message: &str) -> String {
+    envelope(id, serde_json::json!({ "code": code, "message": message }))
+}
+
+fn envelope(id: Option<&RawValue>, error: serde_json::Value) -> String {
     serde_json::json!({
         "jsonrpc": "2.0",
         "id": id.map(|i| serde_json::from_str::<serde_json::Value>(i.get()).unwrap_or(serde_json::Value::Null)),
-        "error": { "code": code, "message": message },
+        "error": error,
     })
     .to_string()
+}
+
+/// What a client is told when a relayed request fails: the category of
+/// `e`, never its text (the connector's words may name private addresses
+/// or commands).
+pub fn forward_category(e: &ForwardError) -> &'static str {
+    match e {
+        ForwardError::Link(_) => "the connector link failed",
+        ForwardError::Timeout(_) => "the MCP server did not answer in time",
+        ForwardError::Overloaded => "the connector is at its limit of concurrent requests",
+        ForwardError::Upstream(se) => match se.kind {
+            StreamErrorKind::UnknownSession => "session not found: initialize a new session",
+            StreamErrorKind::UnknownServer => "the MCP server is not served by its connector now",
+            StreamErrorKind::Overloaded => {
+                "the MCP server is at capacity for this caller or server"
+            }
+            StreamErrorKind::BadRequest => "the connector refused the request as malformed",
+            _ => "the MCP server failed",
+        },
+    }
+}
+
+/// The one mapping of a failed relay to the wire: status, JSON-RPC code and
+/// category for the client; the connector's own message as the detail.
+/// A bad request keeps the connector's message: it is about the client's
+/// own request, and the connector never puts addresses or paths in one.
+pub fn forward_error(e: ForwardError) -> HttpError {
+    let (status, code) = match &e {
+        ForwardError::Link(_) => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
+        ForwardError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE),
+        ForwardError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        ForwardError::Upstream(se) => match se.kind {
+            StreamErrorKind::UnknownSession => (StatusCode::NOT_FOUND, -32001),
+            StreamErrorKind::UnknownServer | StreamErrorKind::Overloaded => {
+                (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+            }
+            StreamErrorKind::Upstream => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
+            StreamErrorKind::BadRequest => (StatusCode::BAD_REQUEST, -32600),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, -32603),
+        },
+    };
+    let message = match &e {
+        ForwardError::Upstream(se) if se.kind == StreamErrorKind::BadRequest => {
+            format!("{}: {}", forward_category(&e), se.message)
+        }
+        _ => forward_category(&e).to_owned(),
+    };
+    let mut err = HttpError::new(status, code, message).with_detail(e.to_string());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        err.retry_after = Some(1);
+    }
+    err
 }
 
 impl IntoResponse for HttpError {

@@ -5,23 +5,23 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
-use sallyport_protocol::data::{self, BodyKind, Caller, RequestHead, StreamErrorKind};
-use tracing::{info, warn};
+use sallyport_protocol::data::{self, BodyKind, Caller, RequestHead};
+use tracing::info;
 
-use super::mcp::{SESSION_HEADER, VERSION_HEADER};
 use crate::auth::Principal;
-use crate::forward::{self, ForwardError};
-use crate::http::envelope::Envelope;
-use crate::http::error::{HttpError, UNAVAILABLE};
+use crate::forward;
+use crate::http::error::{HttpError, forward_error};
 use crate::http::sse::{self, ListFilter};
 use crate::http::state::AppState;
 use crate::http::trail::Trail;
 use crate::registry::Route;
 use crate::session::{SessionClaims, principal_hash};
+use sallyport_mcp::Envelope;
+use sallyport_mcp::headers::SESSION_ID as SESSION_HEADER;
 
 /// How to answer a relayed request.
 pub(super) struct How<'e, 'p> {
@@ -44,20 +44,9 @@ impl Relayed {
         method: data::Method,
         server: &ServerName,
         principal: &Principal,
-        headers: &HeaderMap,
+        forwarded: Vec<(String, String)>,
         version: Option<String>,
     ) -> Self {
-        let forwarded = headers
-            .iter()
-            .filter(|(name, _)| {
-                let n = name.as_str();
-                (n.starts_with("mcp-") && n != SESSION_HEADER && n != VERSION_HEADER)
-                    || n == "accept"
-            })
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
         Self {
             head: RequestHead {
                 request_id,
@@ -123,8 +112,8 @@ pub(super) async fn relay(
         }
         BodyKind::Json => {
             let body = match list {
-                Some(filter) => sse::filtered_json_body(response, filter),
-                None => sse::json_body(response),
+                Some(filter) if filter.kind.is_some() => sse::filtered_json_body(response, filter),
+                guard => sse::json_body(response, guard),
             };
             let mut r = Response::new(body);
             r.headers_mut().insert(
@@ -156,56 +145,23 @@ pub(super) async fn relay(
     Ok(out)
 }
 
-/// The filter that removes from a list result what the caller may not use.
+/// The filter that removes from list results what the caller may not use:
+/// the answer of a list request (`kind`), or any list result that shows up
+/// on the stream of another request (`kind: None`).
 pub(super) fn list_filter(
     policy: &Arc<crate::policy::Policy>,
     principal: &Principal,
     server: &ServerName,
-    kind: crate::filter::ListKind,
+    kind: Option<crate::filter::ListKind>,
 ) -> ListFilter {
-    use crate::filter::ListKind;
-    use crate::policy::{Subject, Target};
+    use crate::policy::Subject;
     let policy = Arc::clone(policy);
     let principal = principal.clone();
     let server = server.clone();
     ListFilter {
         kind,
-        keep: Arc::new(move |name: &str| {
-            let target = match kind {
-                ListKind::Tools => Target::Tool(name),
-                ListKind::Prompts => Target::Prompt(name),
-                _ => Target::Resource(name),
-            };
-            policy.allows(&Subject::from(&principal), &server, target)
+        keep: Arc::new(move |kind: crate::filter::ListKind, name: &str| {
+            policy.allows(&Subject::from(&principal), &server, kind.target(name))
         }),
-    }
-}
-
-fn forward_error(e: ForwardError) -> HttpError {
-    match &e {
-        ForwardError::Link(_) => {
-            HttpError::new(StatusCode::BAD_GATEWAY, UNAVAILABLE, e.to_string())
-        }
-        ForwardError::Timeout(_) => {
-            HttpError::new(StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE, e.to_string())
-        }
-        ForwardError::Overloaded => {
-            let mut err =
-                HttpError::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, e.to_string());
-            err.retry_after = Some(1);
-            err
-        }
-        ForwardError::Upstream(se) => {
-            let (status, code) = match se.kind {
-                StreamErrorKind::UnknownSession => (StatusCode::NOT_FOUND, -32001),
-                StreamErrorKind::UnknownServer => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
-                StreamErrorKind::Upstream => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
-                StreamErrorKind::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
-                StreamErrorKind::BadRequest => (StatusCode::BAD_REQUEST, -32600),
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, -32603),
-            };
-            warn!(kind = ?se.kind, error = %se.message, "connector refused the request");
-            HttpError::new(status, code, se.message.clone())
-        }
     }
 }

@@ -16,7 +16,7 @@ use tracing::warn;
 
 use crate::filter::{self, Filtered, ListKind};
 use crate::forward::{ForwardError, Piece, Response};
-use crate::http::error::{UNAVAILABLE, jsonrpc_error};
+use crate::http::error::{UNAVAILABLE, forward_category, jsonrpc_error};
 use encode::{Encoded, encode, encode_end, encode_piece};
 
 /// Idle SSE streams get a comment this often, so proxies keep them open.
@@ -26,12 +26,15 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// is read (a short answer travels with its head) goes out whole, with a
 /// `Content-Length`; anything else streams as it arrives, and a failure
 /// aborts the body (the client sees a truncated response, never a hang).
-pub fn json_body(mut response: Response) -> Body {
+///
+/// With `guard` (a filter for a request that is not a list), an answer
+/// sent whole is still filtered if it carries a list result.
+pub fn json_body(mut response: Response, guard: Option<ListFilter>) -> Body {
     let mut arrived = Vec::new();
     let mut size = 0;
     let pending = loop {
         match response.next().now_or_never() {
-            Some(Ok(None)) => return whole(arrived),
+            Some(Ok(None)) => return guarded(whole(arrived), guard.as_ref()),
             Some(Ok(Some(Piece::Body(b)))) if size + b.len() <= WHOLE_UP_TO => {
                 size += b.len();
                 arrived.push(b);
@@ -62,25 +65,46 @@ pub fn json_body(mut response: Response) -> Body {
 /// A JSON answer at most this long that is already complete is sent whole.
 const WHOLE_UP_TO: usize = 64 * 1024;
 
-fn whole(mut parts: Vec<Bytes>) -> Body {
+fn whole(mut parts: Vec<Bytes>) -> Bytes {
     if parts.len() == 1 {
-        return Body::from(parts.remove(0));
+        return parts.remove(0);
     }
     let mut all = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
     for part in &parts {
         all.extend_from_slice(part);
     }
-    Body::from(all.freeze())
+    all.freeze()
 }
 
-/// Which names of a list result the caller may see.
-pub type Keep = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// A whole JSON answer, filtered by `guard` when there is one; one that
+/// cannot be read as JSON-RPC is withheld (the body is aborted).
+fn guarded(data: Bytes, guard: Option<&ListFilter>) -> Body {
+    let Some(guard) = guard else {
+        return Body::from(data);
+    };
+    match guard.apply(data) {
+        Ok(data) => Body::from(data),
+        Err(e) => {
+            warn!(error = %e, "answer withheld: it could not be checked for a list result");
+            Body::from_stream(futures_util::stream::once(async move {
+                Err::<Bytes, _>(abort(&e.to_string()))
+            }))
+        }
+    }
+}
 
-/// Removes denied items from a list result.
+/// Which names of a list result the caller may see, by list kind.
+pub type Keep = std::sync::Arc<dyn Fn(ListKind, &str) -> bool + Send + Sync>;
+
+/// Removes denied items from list results.
 #[derive(Clone)]
 pub struct ListFilter {
-    /// The list the request asked for.
-    pub kind: ListKind,
+    /// The list the request asked for: its answer is held whole (bounded)
+    /// and filtered. `None` for any other request: a whole message that
+    /// carries a list result anyway (an upstream that answered another
+    /// request's list on this stream) is filtered too, but the pieces of a
+    /// large event pass as they come.
+    pub kind: Option<ListKind>,
     /// The policy's verdict per name.
     pub keep: Keep,
 }
@@ -97,13 +121,29 @@ impl ListFilter {
     /// Filters one JSON-RPC message; on failure the message must not be
     /// forwarded (it could hold items the caller may not see).
     fn apply(&self, data: Bytes) -> Result<Bytes, filter::FilterError> {
-        match filter::filter_event_data(&data, self.kind, |name| (self.keep)(name))? {
+        let filtered = match self.kind {
+            Some(kind) => filter::filter_event_data(&data, kind, |name| (self.keep)(kind, name))?,
+            None => filter::filter_any(&data, |kind, name| (self.keep)(kind, name))?,
+        };
+        match filtered {
             Filtered::Unchanged => Ok(data),
             Filtered::Rewritten { body, removed, .. } => {
-                tracing::debug!(removed, "denied items removed from a list result");
+                if self.kind.is_none() {
+                    warn!(
+                        removed,
+                        "a list result on a stream that did not ask for one was filtered"
+                    );
+                } else {
+                    tracing::debug!(removed, "denied items removed from a list result");
+                }
                 Ok(body)
             }
         }
+    }
+
+    /// Whether the pieces of a large event are held to filter it whole.
+    fn holds_pieces(&self) -> bool {
+        self.kind.is_some()
     }
 }
 
@@ -252,7 +292,7 @@ impl Events {
     }
 
     fn piece(&mut self, piece: Bytes) -> Step {
-        if self.filter.is_none() {
+        if !self.filter.as_ref().is_some_and(ListFilter::holds_pieces) {
             let first = !self.open;
             self.open = true;
             return Step::Send(encode_piece(&piece, first));
@@ -294,8 +334,8 @@ impl Events {
     /// A list result that cannot be filtered is not forwarded.
     fn withhold(&mut self, why: &str) -> Step {
         warn!(error = %why, "list result withheld: it could not be filtered");
-        let fail = ForwardError::Link(format!("unreadable list result: {why}"));
-        Step::Last(failure_event(&fail, self.request_id.as_deref()).into())
+        let category = "the MCP server's list result could not be read, so it was withheld";
+        Step::Last(failure_text(category, self.request_id.as_deref()).into())
     }
 
     fn abort(&mut self, why: &str) -> Step {
@@ -304,18 +344,22 @@ impl Events {
     }
 }
 
+/// The client reads the failure's category; the log has its detail.
 fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
     warn!(error = %e, "relayed event stream failed");
+    failure_text(forward_category(e), id)
+}
+
+/// The last event of a failed stream: a JSON-RPC error for the request
+/// when its id is known, else a comment.
+fn failure_text(category: &str, id: Option<&RawValue>) -> Bytes {
     match id {
         Some(id) => encode(&SseEvent {
-            data: Bytes::from(jsonrpc_error(Some(id), UNAVAILABLE, &format!("relay: {e}"))),
+            data: Bytes::from(jsonrpc_error(Some(id), UNAVAILABLE, category)),
             ..Default::default()
         })
         .to_bytes(),
-        None => Bytes::from(format!(
-            ": stream ended: {}\n\n",
-            e.to_string().replace(['\n', '\r'], " ")
-        )),
+        None => Bytes::from(format!(": stream ended: {category}\n\n")),
     }
 }
 

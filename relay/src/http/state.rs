@@ -55,12 +55,15 @@ impl AppState {
     }
 
     /// Authenticates the caller, or answers 401 with the challenge that
-    /// points at the protected resource metadata.
+    /// points at the protected resource metadata. Runs before the server
+    /// is looked up, so `known` is `None` for a name that is not in the
+    /// catalogue: such a caller gets the same 401 as for a real server
+    /// (names cannot be enumerated without credentials).
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         client_cert: Option<&crate::http::ClientCert>,
-        server: &ServerName,
+        known: Option<&ServerName>,
     ) -> Result<Principal, HttpError> {
         // One store for the whole request, even if a reload swaps it.
         let auth = self.auth.load_full();
@@ -79,8 +82,9 @@ impl AppState {
             });
         }
         // The exact endpoint URL: a JWT's `aud` must name it or public_url.
-        let resource = format!("{}/mcp/{server}", self.http.public_url);
-        if value.is_none() {
+        let public = &self.http.public_url;
+        let resource = known.map(|server| format!("{public}/mcp/{server}"));
+        if let (None, Some(server)) = (value, known) {
             // No credentials: only an opt-in `anonymous = true` binding
             // lets such a caller in.
             let policy = self.policy.load();
@@ -89,16 +93,19 @@ impl AppState {
                 return Ok(Principal::anonymous());
             }
         }
-        auth.authenticate(value, &resource).await.map_err(|e| {
+        let resource = resource.as_deref().unwrap_or(public);
+        auth.authenticate(value, resource).await.map_err(|e| {
             let mut err = HttpError::new(
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
                 -32001,
                 format!("unauthorized: {e}"),
             );
-            let metadata = format!(
-                "{}/.well-known/oauth-protected-resource/mcp/{server}",
-                self.http.public_url
-            );
+            let metadata = match known {
+                Some(server) => {
+                    format!("{public}/.well-known/oauth-protected-resource/mcp/{server}")
+                }
+                None => format!("{public}/.well-known/oauth-protected-resource"),
+            };
             err.challenge = Some(match e.challenge_error() {
                 None => format!("Bearer resource_metadata=\"{metadata}\""),
                 Some(code) => {
@@ -130,8 +137,7 @@ impl AppState {
                     format!("too many requests and streams open: {e}; close one and retry"),
                 );
                 err.retry_after = Some(SHARE_RETRY_AFTER_SECS);
-                err.rule = Some(format!("[limits] max_streams_per_principal = {}", e.max));
-                err
+                err.with_rule(format!("[limits] max_streams_per_principal = {}", e.max))
             })
     }
 

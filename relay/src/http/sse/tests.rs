@@ -38,8 +38,17 @@ fn request_id() -> Option<Box<RawValue>> {
 /// Tools named `secret…` are denied.
 fn tools_filter() -> ListFilter {
     ListFilter {
-        kind: ListKind::Tools,
-        keep: Arc::new(|name: &str| !name.starts_with("secret")),
+        kind: Some(ListKind::Tools),
+        keep: Arc::new(|_, name: &str| !name.starts_with("secret")),
+    }
+}
+
+/// The filter of a request that is not a list: names `secret…` denied in
+/// any list.
+fn guard_filter() -> ListFilter {
+    ListFilter {
+        kind: None,
+        keep: Arc::new(|_, name: &str| !name.starts_with("secret")),
     }
 }
 
@@ -102,7 +111,9 @@ async fn a_failure_between_events_ends_with_an_error_event() {
     let text = String::from_utf8(got.to_vec()).expect("utf-8");
     assert!(text.starts_with("data: {}\n\ndata: {"), "{text}");
     assert!(text.contains(r#""id":5"#), "{text}");
-    assert!(text.contains("the link went away"), "{text}");
+    // The client reads the category; the link's own words stay in the log.
+    assert!(text.contains("the connector link failed"), "{text}");
+    assert!(!text.contains("the link went away"), "{text}");
     assert!(text.ends_with("\n\n"), "{text}");
 }
 
@@ -146,7 +157,7 @@ async fn a_filtered_event_over_the_limit_is_withheld() {
             .expect("a clean end");
         let text = String::from_utf8(got.to_vec()).expect("utf-8");
         assert!(!text.contains("open") && !text.contains("secret"), "{text}");
-        assert!(text.contains("unreadable list result"), "{text}");
+        assert!(text.contains("list result could not be read"), "{text}");
     }
 }
 
@@ -171,4 +182,39 @@ async fn no_keep_alive_inside_an_event() {
     };
     let (_, got) = tokio::join!(end, next());
     assert_eq!(&got[..], b"}");
+}
+
+#[tokio::test]
+async fn a_list_answer_on_another_requests_stream_is_filtered() {
+    let list = r#"{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"echo"},{"name":"secret-x"}],"prompts":[{"name":"secret-p"},{"name":"hi"}]}}"#;
+    let ping = r#"{"jsonrpc":"2.0","id":5,"result":{}}"#;
+    let items = vec![event(None, ping), event(None, list)];
+    let out = body(items, 1 << 20, Some(guard_filter()))
+        .await
+        .expect("whole");
+    let text = String::from_utf8(out.to_vec()).expect("utf8");
+    assert!(!text.contains("secret"), "{text}");
+    assert!(
+        text.contains(r#"{"name":"echo"}"#) && text.contains(r#"{"name":"hi"}"#),
+        "{text}"
+    );
+    // Without the guard the same stream shows everything: the test can fail.
+    let items = vec![event(None, ping), event(None, list)];
+    let out = body(items, 1 << 20, None).await.expect("whole");
+    assert!(String::from_utf8_lossy(&out).contains("secret-x"));
+}
+
+#[tokio::test]
+async fn a_guarded_stream_still_streams_large_events_in_pieces() {
+    let items = vec![
+        Ok(Piece::EventData(Bytes::from_static(
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,",
+        ))),
+        Ok(Piece::Event(SseEvent {
+            data: Bytes::from_static(b"\"result\":{}}"),
+            ..Default::default()
+        })),
+    ];
+    let out = body(items, 8, Some(guard_filter())).await.expect("whole");
+    assert!(String::from_utf8_lossy(&out).contains(r#""result":{}"#));
 }

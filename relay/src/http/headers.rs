@@ -1,0 +1,162 @@
+//! The MCP headers of a client request: read once, refused when a routing
+//! header comes twice, checked against the body in the stateless era, and
+//! only then forwarded.
+
+use axum::http::{HeaderMap, StatusCode};
+use sallyport_mcp::era::HEADER_MISMATCH;
+use sallyport_mcp::{Envelope, Era, headers as names};
+
+use crate::http::error::HttpError;
+
+/// Refuses a request that carries an `Mcp-*` header (the routing ones,
+/// `Mcp-Param-*` included) more than once: two parsers may pick different
+/// copies, and the relay must check the one the upstream will use.
+pub(super) fn refuse_repeated(headers: &HeaderMap) -> Result<(), HttpError> {
+    for name in headers.keys() {
+        let n = name.as_str();
+        let mcp = names::ROUTING.contains(&n) || names::is_param(n);
+        if mcp && headers.get_all(name).iter().nth(1).is_some() {
+            return Err(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                format!("header {n} is sent more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A header value as text; values of the form `=?base64?…?=` (how MCP
+/// carries non-ASCII or padded values) are decoded. A value that is not
+/// visible ASCII reads as `Err`.
+pub(super) fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, HttpError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let raw = value.to_str().map_err(|_| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            format!("header {name} is not valid text"),
+        )
+    })?;
+    let Some(encoded) = raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    else {
+        return Ok(Some(raw.to_owned()));
+    };
+    use base64::Engine;
+    // A malformed encoding stays as sent, so it matches nothing in the body
+    // and is refused as a mismatch.
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    Ok(Some(decoded.unwrap_or_else(|| raw.to_owned())))
+}
+
+/// Stateless-era routing headers must agree with the body; a mismatch is a
+/// 400 (`HeaderMismatch`), never a policy bypass. (The protocol version is
+/// compared by [`Era::decide`].)
+pub(super) fn check_stateless(headers: &HeaderMap, env: &Envelope<'_>) -> Result<(), HttpError> {
+    let mismatch = |what: &str, header: &str, body: Option<&str>| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            HEADER_MISMATCH,
+            format!("header {what} {header:?} does not match the body ({body:?})"),
+        )
+        .with_id(env.id)
+    };
+    if let Some(h) = text(headers, names::METHOD)?
+        && Some(h.as_str()) != env.method.as_deref()
+    {
+        return Err(mismatch("Mcp-Method", &h, env.method.as_deref()));
+    }
+    if let Some(h) = text(headers, names::NAME)?
+        && Some(h.as_str()) != env.routing_name()
+    {
+        return Err(mismatch("Mcp-Name", &h, env.routing_name()));
+    }
+    Ok(())
+}
+
+/// The client headers that travel to the connector: `Accept`, and in the
+/// stateless era (after [`check_stateless`]) `Mcp-Method`, `Mcp-Name` and
+/// `Mcp-Param-*`. Session-era requests carry none of the client's `Mcp-*`
+/// headers (they are not part of that era, and nothing checked them).
+pub(super) fn forwarded(headers: &HeaderMap, era: Era) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "accept"
+                || (era == Era::Stateless
+                    && (n == names::METHOD || n == names::NAME || names::is_param(n)))
+        })
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn repeated_routing_headers_are_refused() {
+        for name in [
+            "mcp-name",
+            "mcp-method",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            "mcp-param-region",
+        ] {
+            let e = refuse_repeated(&map(&[(name, "a"), (name, "b")])).expect_err(name);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        }
+        assert!(
+            refuse_repeated(&map(&[("accept", "a"), ("accept", "b"), ("mcp-name", "x")])).is_ok()
+        );
+    }
+
+    #[test]
+    fn only_checked_headers_are_forwarded() {
+        let h = map(&[
+            ("accept", "application/json"),
+            ("mcp-name", "echo"),
+            ("mcp-method", "tools/call"),
+            ("mcp-param-region", "eu"),
+            ("mcp-session-id", "s"),
+            ("authorization", "Bearer x"),
+        ]);
+        let names = |era| {
+            forwarded(&h, era)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Era::Session), ["accept"]);
+        assert_eq!(
+            names(Era::Stateless),
+            ["accept", "mcp-name", "mcp-method", "mcp-param-region"]
+        );
+    }
+
+    #[test]
+    fn base64_values_are_decoded() {
+        let h = map(&[("mcp-name", "=?base64?ZWNobw==?=")]);
+        assert_eq!(text(&h, "mcp-name").expect("text").as_deref(), Some("echo"));
+    }
+}

@@ -14,6 +14,8 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use common::hostile::{Bench, Era, fill};
 use common::oracle::{HTTP, STDIO, starts};
 use common::wire::{Reply, listed_names};
@@ -191,12 +193,16 @@ fn wait_until(limit: std::time::Duration, done: impl Fn() -> bool) -> bool {
 fn hostile_requests_are_decided_or_refused_never_forwarded_undecided() {
     let b = Bench::start();
     let mut failures = Vec::new();
+    let mut kinds: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     let mut runs = 0;
     for row in ROWS {
         for server in servers(row.on) {
             for &era in eras(row.eras) {
                 runs += 1;
                 let problems = run(&b, row, server, era);
+                for p in &problems {
+                    kinds.entry(kind(p)).or_default().insert(row.name);
+                }
                 if !problems.is_empty() {
                     failures.push(format!(
                         "{} [{server}, {era:?}]:\n    {}",
@@ -211,6 +217,9 @@ fn hostile_requests_are_decided_or_refused_never_forwarded_undecided() {
         for server in [STDIO, HTTP] {
             runs += 1;
             let problems = run_pair(&b, pair, server);
+            for p in &problems {
+                kinds.entry(kind(p)).or_default().insert(pair.name);
+            }
             if !problems.is_empty() {
                 failures.push(format!(
                     "{} [{server}, pair]:\n    {}",
@@ -229,10 +238,29 @@ fn hostile_requests_are_decided_or_refused_never_forwarded_undecided() {
             all.join("\n    ")
         ));
     }
+    let summary: Vec<String> = kinds
+        .iter()
+        .map(|(k, rows)| {
+            let rows: Vec<&str> = rows.iter().copied().collect();
+            format!("  {k} — {} rows: {}", rows.len(), rows.join("; "))
+        })
+        .collect();
     assert!(
         failures.is_empty(),
-        "{} of {runs} runs failed:\n{}",
+        "{} of {runs} runs failed:\n{}\n\nproblems by kind:\n{}",
         failures.len(),
-        failures.join("\n")
+        failures.join("\n"),
+        summary.join("\n")
     );
+}
+
+/// A problem without its details (the text before the first `:`).
+fn kind(problem: &str) -> String {
+    problem
+        .split(':')
+        .next()
+        .unwrap_or(problem)
+        .chars()
+        .take(90)
+        .collect()
 }

@@ -139,7 +139,7 @@ pub fn violations(records: &[Value]) -> Vec<String> {
                 .collect();
             let body = match name.as_str() {
                 "mcp-method" => r["method"].as_str(),
-                "mcp-name" => r["target"].as_str(),
+                "mcp-name" => r["asked"].as_str().or(r["target"].as_str()),
                 _ => None,
             };
             let agrees = values.len() == 1 && body == Some(values[0]);

@@ -231,11 +231,18 @@ pub fn reply_problems(reply: &Reply, secrets: &[String]) -> Vec<String> {
         match error {
             None => out.push("an error status without a JSON-RPC error body".to_owned()),
             Some(e) => {
+                let mut missing = Vec::new();
                 if !has_key_like(e, "categor") {
-                    out.push("the error carries no category".to_owned());
+                    missing.push("category");
                 }
                 if !has_key_like(e, "request") && !id_header {
-                    out.push("the error carries no request id".to_owned());
+                    missing.push("request id");
+                }
+                if !missing.is_empty() {
+                    out.push(format!(
+                        "the error carries no {}: {e}",
+                        missing.join(" and no ")
+                    ));
                 }
             }
         }

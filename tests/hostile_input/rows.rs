@@ -97,6 +97,11 @@ const UNAUTHENTICATED: Want = Want::Status(401, None);
 /// carries a `name`.
 const COMPLETION_DENIED: Want = Want::Either(&[UNKNOWN_RESOURCE, INVALID_PARAMS]);
 
+/// A URI that names a denied resource once dot segments are resolved:
+/// denied (looks unknown), or refused as undecidable.
+const RESOLVED_DENIED: Want = Want::Either(&[UNKNOWN_RESOURCE, INVALID_PARAMS]);
+const PARSE_ERROR: Want = Want::Status(400, Some(-32700));
+
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"h","version":"0"}}}"#;
 const ECHO: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{@META@"name":"echo","arguments":{"message":"hi"}}}"#;
 
@@ -177,6 +182,12 @@ pub const ROWS: &[Row] = &[
     row("escaped method", Both, r#"{"jsonrpc":"2.0","id":62,"method":"tools\/call","params":{@META@"name":"secret-delete"}}"#, UNKNOWN_TOOL),
     row("escaped uri", Both, r#"{"jsonrpc":"2.0","id":63,"method":"resources/read","params":{@META@"uri":"file:\/\/\/secret\/keys"}}"#, UNKNOWN_RESOURCE),
     row("escaped key params", Both, r#"{"jsonrpc":"2.0","id":64,"method":"tools/call","\u0070arams":{@META@"name":"secret-delete"}}"#, UNKNOWN_TOOL),
+    // Parser differentials: what the upstream resolves is what is decided.
+    row("dot segments out of the public prefix", Both, r#"{"jsonrpc":"2.0","id":65,"method":"resources/read","params":{@META@"uri":"file:///public/../secret/keys"}}"#, RESOLVED_DENIED),
+    row("percent-encoded dot segments", Both, r#"{"jsonrpc":"2.0","id":66,"method":"resources/read","params":{@META@"uri":"file:///public/%2e%2e/secret/keys"}}"#, RESOLVED_DENIED),
+    row("dot segments in a completion ref", Both, r#"{"jsonrpc":"2.0","id":67,"method":"completion/complete","params":{@META@"ref":{"type":"ref/resource","uri":"file:///public/../secret/{name}"},"argument":{"name":"a","value":"b"}}}"#, RESOLVED_DENIED),
+    row("two messages in one body", Both, concat!(r#"{"jsonrpc":"2.0","id":68,"method":"tools/call","params":{@META@"name":"echo"}}"#, "\n", r#"{"jsonrpc":"2.0","id":69,"method":"tools/call","params":{"name":"secret-delete"}}"#), Want::Either(&[PARSE_ERROR, INVALID_REQUEST])),
+    row("lone surrogate in a name", Both, r#"{"jsonrpc":"2.0","id":70,"method":"tools/call","params":{@META@"name":"secret-delete\ud800"}}"#, Want::Either(&[PARSE_ERROR, INVALID_REQUEST, UNKNOWN_TOOL])),
     // Batches (removed from MCP) are refused whole.
     row("batch with a denied call", Both, r#"[{"jsonrpc":"2.0","id":70,"method":"tools/call","params":{"name":"secret-delete"}}]"#, INVALID_REQUEST),
     row("batch with a list", Both, r#"[{"jsonrpc":"2.0","id":71,"method":"tools/list"}]"#, INVALID_REQUEST),
@@ -201,6 +212,7 @@ pub const ROWS: &[Row] = &[
     row("Mcp-Name names a uri the body does not", Stateless, r#"{"jsonrpc":"2.0","id":91,"method":"resources/read","params":{@META@"uri":"file:///secret/keys"}}"#, MISMATCH).headers(&[("Mcp-Name", "file:///public/readme")]),
     row("Mcp-Name in base64 agrees", Stateless, ECHO, Want::Result).headers(&[("Mcp-Name", "=?base64?ZWNobw==?=")]),
     row("version header disagrees with _meta", Stateless, ECHO, MISMATCH).headers(&[("MCP-Protocol-Version", "2025-11-25")]),
+    row("Mcp-Param-* mirroring no argument", Stateless, ECHO, Want::Either(&[Want::Result, MISMATCH])).headers(&[("Mcp-Param-Region", "eu")]),
     // Session era: the client's Mcp-* headers never reach the upstream.
     row("session era with client Mcp-* headers", Session, ECHO, Want::Result).headers(&[("Mcp-Method", "tools/call"), ("Mcp-Name", "secret-delete"), ("Mcp-Param-Region", "eu")]),
     row("session era, Mcp-Session-Id twice", Session, ECHO, BAD_REQUEST).headers(&[("Mcp-Session-Id", "forged")]),

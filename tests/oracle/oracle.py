@@ -12,22 +12,27 @@ It follows JSON-RPC 2.0 to the letter and does not special-case MCP:
 * a batch (a JSON array) is a list of such messages; parameters may be
   given by position (``params`` an array);
 * duplicate keys take the last value (Python's json), and ``5`` and
-  ``5.0`` are the same id (Python dict keys).
+  ``5.0`` are the same id: numeric ids are answered as a JavaScript server
+  answers them, through a double (``5.0`` comes back as ``5``), so two
+  requests whose ids differ only in spelling get answers with one id.
 
 It is as permissive as many real servers about the shape of a target:
 ``params.name`` / ``params.uri`` / ``ref.name`` / ``ref.uri`` that is a
 list means its first element, a number or boolean means ``str()`` of it;
 an object or null names nothing (nothing is executed). A
 ``completion/complete`` whose ``ref.type`` is neither ``ref/prompt`` nor
-``ref/resource`` uses ``ref.name`` if present, else ``ref.uri``. The point:
-an upstream may execute what a gateway failed to decide.
+``ref/resource`` uses ``ref.name`` if present, else ``ref.uri``. A
+``file://`` URI is resolved as a filesystem server would (percent-decoded,
+dot segments removed) and the log shows the resolved URI. The point: an
+upstream may execute what a gateway failed to decide.
 
 Every call it executes is appended to the log file (``--log PATH`` or
 ``ORACLE_LOG``) as one JSON line, written with one ``write`` on an
 ``O_APPEND`` descriptor (lines of concurrent processes never interleave):
 
     {"ev": "start", "transport": "stdio"|"http", "pid": ...}
-    {"ev": "call", "method": ..., "target": <what it used>, "found": bool,
+    {"ev": "call", "method": ..., "target": <what it used>, "asked": <what
+     the message named, before resolving>, "found": bool,
      "kind": "request"|"notification", "id": ..., "marker": <echo message>,
      "era": "session"|"stateless", "mcp_headers": {name: [values]}, ...}
     {"ev": "list", "method": "tools/list", ...}
@@ -50,10 +55,12 @@ import base64
 import binascii
 import json
 import os
+import posixpath
 import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 TOOLS = ["echo", "add", "secret-delete", "secret-dump"]
 RESOURCES = ["file:///public/readme", "file:///secret/keys"]
@@ -99,8 +106,27 @@ def coerce(value):
     return None  # an object or null names nothing
 
 
+def resolve(uri):
+    """A ``file://`` URI as a filesystem server opens it: percent-decoded,
+    dot segments resolved (``file:///public/../secret/keys`` is the
+    secret)."""
+    if not uri.startswith("file://"):
+        return uri
+    path = posixpath.normpath(unquote(uri[len("file://"):]))
+    return "file://" + path.replace("//", "/")
+
+
 def target_of(method, params):
-    """The target a call uses, or None."""
+    """What the message names and the target the call uses (or None)."""
+    asked = member_of(method, params)
+    uses_uri = method.startswith("resources/") or (
+        method == "completion/complete" and asked is not None and asked.startswith("file:")
+    )
+    return asked, resolve(asked) if uses_uri and asked is not None else asked
+
+
+def member_of(method, params):
+    """The member that names the target, coerced."""
     if isinstance(params, list):  # by position: [target, arguments]
         params = {TARGET_MEMBER.get(method, "ref"): params[0]} if params else {}
     if not isinstance(params, dict):
@@ -116,6 +142,15 @@ def target_of(method, params):
             return coerce(ref.get("uri"))
         return coerce(ref["name"] if "name" in ref else ref.get("uri"))
     return coerce(params.get(TARGET_MEMBER[method]))
+
+
+def js_number(rid):
+    """An id as a JavaScript server answers it: numbers go through a double
+    (``5.0`` and ``5e0`` come back as ``5``, 2^53 + 1 as 2^53)."""
+    if isinstance(rid, (int, float)) and not isinstance(rid, bool):
+        as_double = float(rid)
+        return int(as_double) if as_double.is_integer() else as_double
+    return rid
 
 
 def error(code, message):
@@ -183,7 +218,7 @@ class Oracle:
         outcome, delay = self.execute(method, params, is_request, rid, extra)
         if not is_request or outcome is None:
             return None
-        answer = {"jsonrpc": "2.0", "id": rid, **outcome}
+        answer = {"jsonrpc": "2.0", "id": js_number(rid), **outcome}
         if delay:
             later(delay, answer)
             return None
@@ -193,7 +228,7 @@ class Oracle:
         record = dict(extra, method=method, id=rid,
                       kind="request" if is_request else "notification")
         if method in TARGET_MEMBER or method == "completion/complete":
-            target = target_of(method, params)
+            asked, target = target_of(method, params)
             if target is None:
                 return error(-32602, f"{method}: no usable target"), 0
             if isinstance(params, list):
@@ -203,7 +238,7 @@ class Oracle:
             args = args if isinstance(args, dict) else {}
             found, outcome = call(method, target, args)
             marker = args.get("message")
-            self.log.write(ev="call", target=target, found=found,
+            self.log.write(ev="call", target=target, asked=asked, found=found,
                            marker=marker if isinstance(marker, str) else None, **record)
             delay = args.get("delay_ms") if target == "echo" else 0
             delay = min(delay, 5000) / 1000 if isinstance(delay, int) and delay > 0 else 0

@@ -69,6 +69,13 @@ pub enum Undecidable {
         /// Which member (`params.name`, `params.ref.uri`…).
         member: &'static str,
     },
+    /// A target (a resource URI, or any name) that a server may resolve
+    /// to another one than it names: a `.` or `..` path segment, a
+    /// backslash, or a percent-encoded `.`, `/` or backslash. The policy
+    /// decides the text, and `file:///public/../secret` would pass
+    /// `file:///public/*`.
+    #[error("target {0:?} has dot segments or encoded separators; send it normalized")]
+    Uri(String),
     /// `completion/complete` with a `ref` that is not one of the two
     /// kinds, or that carries the other kind's member too.
     #[error(
@@ -135,7 +142,7 @@ pub fn target_of<'e>(env: &'e Envelope<'_>) -> Result<Option<Target<'e>>, Undeci
             member,
         })
     };
-    Ok(Some(match method {
+    let target = match method {
         "tools/call" => Target::Tool(text(&env.name, "params.name")?),
         "prompts/get" => Target::Prompt(text(&env.name, "params.name")?),
         "completion/complete" => {
@@ -151,7 +158,24 @@ pub fn target_of<'e>(env: &'e Envelope<'_>) -> Result<Option<Target<'e>>, Undeci
             }
         }
         _ => Target::Resource(text(&env.uri, "params.uri")?),
-    }))
+    };
+    // Names too: policy patterns do not tell kinds apart, so a prompt
+    // named like a resource URI is judged by the same text.
+    if !is_normal_uri(target.name()) {
+        return Err(Undecidable::Uri(target.name().chars().take(200).collect()));
+    }
+    Ok(Some(target))
+}
+
+/// No `.` or `..` segment, no backslash, no percent-encoded `.`, `/` or
+/// `\` (see [`Undecidable::Uri`]).
+pub fn is_normal_uri(uri: &str) -> bool {
+    let lower = uri.to_ascii_lowercase();
+    let encoded = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    let dots = uri
+        .split(['/', '?', '#'])
+        .any(|segment| segment == "." || segment == "..");
+    !encoded && !dots && !uri.contains('\\')
 }
 
 #[cfg(test)]
@@ -261,6 +285,36 @@ mod tests {
         ] {
             assert_eq!(decide(body).map_err(|e| e.code()), Err(code), "{body}");
         }
+    }
+
+    #[test]
+    fn uris_a_server_may_resolve_elsewhere_are_refused() {
+        for uri in [
+            "file:///public/../secret/keys",
+            "file:///public/./x",
+            "file:///public/..",
+            "file:///public/%2e%2e/secret",
+            "file:///public/%2E%2E/secret",
+            "file:///public%2fsecret",
+            "file:///public/..%5csecret",
+            r"file:///public\..\secret",
+        ] {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":{}}}}}"#,
+                serde_json::Value::from(uri)
+            );
+            assert!(matches!(decide(&body), Err(Undecidable::Uri(_))), "{uri}");
+        }
+        for uri in [
+            "file:///public/a.txt",
+            "file:///My%20Docs/x",
+            "db://x/...",
+            "file:///{path}",
+        ] {
+            assert!(is_normal_uri(uri), "{uri}");
+        }
+        let completion = r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"file:///public/../secret/{x}"}}}"#;
+        assert!(matches!(decide(completion), Err(Undecidable::Uri(_))));
     }
 
     #[test]

@@ -97,9 +97,9 @@ const UNAUTHENTICATED: Want = Want::Status(401, None);
 /// carries a `name`.
 const COMPLETION_DENIED: Want = Want::Either(&[UNKNOWN_RESOURCE, INVALID_PARAMS]);
 
-/// A URI that names a denied resource once dot segments are resolved:
-/// denied (looks unknown), or refused as undecidable.
-const RESOLVED_DENIED: Want = Want::Either(&[UNKNOWN_RESOURCE, INVALID_PARAMS]);
+/// A URI that a server may resolve to another resource (dot segments,
+/// encoded separators) is refused as undecidable.
+const RESOLVED_DENIED: Want = INVALID_PARAMS;
 const PARSE_ERROR: Want = Want::Status(400, Some(-32700));
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"h","version":"0"}}}"#;
@@ -117,9 +117,12 @@ pub const ROWS: &[Row] = &[
     row("denied prompt", Both, r#"{"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{@META@"name":"secret-prompt"}}"#, UNKNOWN_TOOL),
     row("denied subscribe", Both, r#"{"jsonrpc":"2.0","id":7,"method":"resources/subscribe","params":{@META@"uri":"file:///secret/keys"}}"#, UNKNOWN_RESOURCE),
     row("denied unsubscribe", Both, r#"{"jsonrpc":"2.0","id":8,"method":"resources/unsubscribe","params":{@META@"uri":"file:///secret/keys"}}"#, UNKNOWN_RESOURCE),
-    // Id confusion: null is a request id (decided); other shapes are refused.
-    row("id null, denied tool", Both, r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{@META@"name":"secret-delete"}}"#, UNKNOWN_TOOL),
-    row("id null, denied resource", Both, r#"{"jsonrpc":"2.0","id":null,"method":"resources/read","params":{@META@"uri":"file:///secret/keys"}}"#, UNKNOWN_RESOURCE),
+    // Id confusion: an id member makes a request, and MCP forbids a null
+    // one, so null is refused like every other shape some parser would
+    // confuse; an allowed tool with a null id is refused too.
+    row("id null, denied tool", Both, r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{@META@"name":"secret-delete"}}"#, INVALID_REQUEST),
+    row("id null, denied resource", Both, r#"{"jsonrpc":"2.0","id":null,"method":"resources/read","params":{@META@"uri":"file:///secret/keys"}}"#, INVALID_REQUEST),
+    row("id null, allowed tool", Both, r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{@META@"name":"echo","arguments":{"message":"x"}}}"#, INVALID_REQUEST),
     row("id 5.0", Both, r#"{"jsonrpc":"2.0","id":5.0,"method":"tools/call","params":{@META@"name":"secret-delete"}}"#, INVALID_REQUEST),
     row("id 5.0 on an allowed tool", Both, r#"{"jsonrpc":"2.0","id":5.0,"method":"tools/call","params":{@META@"name":"echo","arguments":{"message":"x"}}}"#, INVALID_REQUEST),
     row("id 5e0", Both, r#"{"jsonrpc":"2.0","id":5e0,"method":"tools/call","params":{@META@"name":"secret-delete"}}"#, INVALID_REQUEST),
@@ -198,7 +201,7 @@ pub const ROWS: &[Row] = &[
     row("resources/templates/list", Both, r#"{"jsonrpc":"2.0","id":83,"method":"resources/templates/list","params":{@META@"x":1}}"#, Want::Result),
     row("tools/list, escaped method", Both, r#"{"jsonrpc":"2.0","id":84,"method":"tools\/list","params":{@META@"x":1}}"#, Want::Result),
     row("tools/list, id escaped string", Both, r#"{"jsonrpc":"2.0","id":"\u0035","method":"tools/list","params":{@META@"x":1}}"#, Want::Result),
-    row("tools/list, id null", Both, r#"{"jsonrpc":"2.0","id":null,"method":"tools/list","params":{@META@"x":1}}"#, Want::Result),
+    row("tools/list, id null", Both, r#"{"jsonrpc":"2.0","id":null,"method":"tools/list","params":{@META@"x":1}}"#, INVALID_REQUEST),
     row("tools/list, id 5.0", Both, r#"{"jsonrpc":"2.0","id":5.0,"method":"tools/list","params":{@META@"x":1}}"#, INVALID_REQUEST),
     row("tools/list hidden behind ping", Both, r#"{"jsonrpc":"2.0","id":85,"method":"ping","method":"tools/list","params":{@META@"x":1}}"#, INVALID_REQUEST),
     // Stateless era: routing headers twice, or disagreeing with the body.

@@ -28,6 +28,13 @@ pub(crate) enum Access {
         /// The rule that allowed it.
         rule: Option<String>,
     },
+    /// Refuse it: it cannot be decided (400, audited as a denial).
+    Refuse {
+        /// The error, with the reason as its rule.
+        error: HttpError,
+        /// The name the request seemed to target, if any.
+        target: Option<String>,
+    },
     /// Answer it here.
     Deny {
         /// The answer.
@@ -77,14 +84,12 @@ pub(crate) fn check_message(
         Err(why) => {
             // Fail closed: what cannot be decided is never forwarded.
             tracing::info!(reason = %why, "refused: the request cannot be decided");
-            let target = env.routing_name().map(str::to_owned);
-            return Access::Deny {
-                response: HttpError::new(StatusCode::BAD_REQUEST, why.code(), why.to_string())
-                    .with_id(env.id)
-                    .into_response(),
-                target,
-                rule: format!("undecidable: {why}"),
-                event: AuditEvent::Denial,
+            let error = HttpError::new(StatusCode::BAD_REQUEST, why.code(), why.to_string())
+                .with_id(env.id)
+                .with_rule(format!("undecidable: {why}"));
+            return Access::Refuse {
+                error,
+                target: env.routing_name().map(str::to_owned),
             };
         }
     };

@@ -100,13 +100,39 @@ impl HttpError {
 
     /// The JSON-RPC error body.
     pub fn body(&self) -> String {
-        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        let mut data = serde_json::json!({ "category": category(self.status) });
         if let Some(request) = self.trace.as_ref().and_then(|t| t.request) {
-            error["data"] = serde_json::json!({ "requestId": request.to_string() });
+            data["requestId"] = request.to_string().into();
         }
+        let error = serde_json::json!({ "code": self.code, "message": self.message, "data": data });
         envelope(self.id.as_deref(), error)
     }
 }
+
+/// The kind of failure, for programs (`error.data.category`); the message
+/// says it for people.
+pub fn category(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        409 => "conflict",
+        413 => "too_large",
+        429 => "rate_limited",
+        502 => "upstream_failed",
+        503 => "unavailable",
+        504 => "upstream_timeout",
+        _ if status.is_client_error() => "invalid_request",
+        _ => "internal",
+    }
+}
+
+/// The response header that names the relay's request id, on every answer
+/// of `/mcp/<server>`: what an operator looks up in the log and audit.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// A JSON-RPC error response as text.
 pub fn jsonrpc_error(id: Option<&RawValue>, code: i64, message: &str) -> String {

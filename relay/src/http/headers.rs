@@ -83,21 +83,82 @@ pub(super) fn check_stateless(headers: &HeaderMap, env: &Envelope<'_>) -> Result
 
 /// The client headers that travel to the connector: `Accept`, and in the
 /// stateless era (after [`check_stateless`]) `Mcp-Method`, `Mcp-Name` and
-/// `Mcp-Param-*`. Session-era requests carry none of the client's `Mcp-*`
-/// headers (they are not part of that era, and nothing checked them).
-pub(super) fn forwarded(headers: &HeaderMap, era: Era) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, _)| {
-            let n = name.as_str();
-            n == "accept"
-                || (era == Era::Stateless
-                    && (n == names::METHOD || n == names::NAME || names::is_param(n)))
-        })
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect()
+/// the `Mcp-Param-*` headers that mirror an argument of the body (see
+/// [`mirrors_argument`]; others are dropped and logged). Session-era
+/// requests carry none of the client's `Mcp-*` headers: they are not part
+/// of that era, and nothing checked them.
+pub(super) fn forwarded(headers: &HeaderMap, era: Era, body: &[u8]) -> Vec<(String, String)> {
+    let mut arguments = None;
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        let keep = match n {
+            "accept" => true,
+            _ if era != Era::Stateless => false,
+            names::METHOD | names::NAME => true,
+            _ if names::is_param(n) => {
+                let args = arguments.get_or_insert_with(|| arguments_of(body));
+                let text = self::text(headers, n).ok().flatten();
+                let suffix = &n[names::PARAM_PREFIX.len()..];
+                let mirrored = text.is_some_and(|t| mirrors_argument(args, suffix, &t));
+                if !mirrored {
+                    tracing::info!(
+                        header = n,
+                        "Mcp-Param header mirrors no argument of the body; not forwarded"
+                    );
+                }
+                mirrored
+            }
+            _ => false,
+        };
+        if keep && let Ok(v) = value.to_str() {
+            out.push((n.to_owned(), v.to_owned()));
+        }
+    }
+    out
+}
+
+/// `params.arguments` of a body, when it is an object.
+fn arguments_of(body: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    serde_json::from_slice::<Body>(body)
+        .ok()
+        .and_then(|b| b.params?.arguments)
+        .unwrap_or_default()
+}
+
+/// Whether `Mcp-Param-<suffix>: value` mirrors an argument: one whose name
+/// equals `suffix` ignoring case, `-` and `_`, and whose value (a string,
+/// or a number or boolean as JSON text) equals `value`.
+fn mirrors_argument(
+    arguments: &serde_json::Map<String, serde_json::Value>,
+    suffix: &str,
+    value: &str,
+) -> bool {
+    let fold = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
+    let wanted = fold(suffix);
+    arguments.iter().any(|(k, v)| {
+        fold(k) == wanted
+            && match v {
+                serde_json::Value::String(s) => s == value,
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                    value.parse::<serde_json::Value>().is_ok_and(|h| &h == v)
+                }
+                _ => false,
+            }
+    })
 }
 
 #[cfg(test)]
@@ -141,8 +202,9 @@ mod tests {
             ("mcp-session-id", "s"),
             ("authorization", "Bearer x"),
         ]);
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"region":"eu"}}}"#;
         let names = |era| {
-            forwarded(&h, era)
+            forwarded(&h, era, body)
                 .into_iter()
                 .map(|(n, _)| n)
                 .collect::<Vec<_>>()
@@ -152,6 +214,23 @@ mod tests {
             names(Era::Stateless),
             ["accept", "mcp-name", "mcp-method", "mcp-param-region"]
         );
+    }
+
+    #[test]
+    fn param_headers_must_mirror_an_argument() {
+        let h = map(&[
+            ("mcp-param-region", "eu"),
+            ("mcp-param-tenant-id", "7"),
+            ("mcp-param-ghost", "x"),
+            ("mcp-param-mode", "other"),
+        ]);
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"Region":"eu","tenant_id":7,"mode":"fast"}}}"#;
+        let names: Vec<_> = forwarded(&h, Era::Stateless, body)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["mcp-param-region", "mcp-param-tenant-id"]);
+        assert!(forwarded(&h, Era::Stateless, b"{}").is_empty());
     }
 
     #[test]

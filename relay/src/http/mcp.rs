@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
@@ -19,7 +19,7 @@ use sallyport_mcp::{Era, Kind, envelope};
 use crate::audit::{AuditEvent, Decision as AuditDecision};
 use crate::auth::Principal;
 use crate::http::access::{self, Access};
-use crate::http::error::HttpError;
+use crate::http::error::{HttpError, REQUEST_ID_HEADER};
 use crate::http::guard;
 use crate::http::headers;
 use crate::http::relayed::{How, Relayed, list_filter, relay};
@@ -50,7 +50,8 @@ pub(crate) async fn handle(
         match serve(&app, incoming, body, &mut trail).await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let (parts, body) = response.into_parts();
+                let (mut parts, body) = response.into_parts();
+                parts.headers.insert(REQUEST_ID_HEADER, HeaderValue::from(request_id));
                 Response::from_parts(parts, Counted::wrap(body, status, trail, app.recorder.clone()))
             }
             Err(mut e) => {
@@ -59,10 +60,14 @@ pub(crate) async fn handle(
                 match e.status.as_u16() {
                     401 | 403 => trail.deny(AuditEvent::Denial, e.rule()),
                     429 => trail.deny(AuditEvent::RateLimited, e.rule()),
+                    // A request refused because it could not be decided.
+                    _ if e.rule().is_some() => trail.deny(AuditEvent::Denial, e.rule()),
                     _ => trail.decision = AuditDecision::Error,
                 }
                 trail.finish(&app.recorder, e.status.as_u16(), Some(e.code), 0);
-                e.into_response()
+                let mut response = e.into_response();
+                response.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from(request_id));
+                response
             }
         }
     }
@@ -174,6 +179,10 @@ async fn post(
         headers::check_stateless(headers, &env)?;
     }
     let list = match access::check_message(policy, &app.limiter, principal, server, &env) {
+        Access::Refuse { error, target } => {
+            trail.target = target;
+            return Err(error);
+        }
         Access::Deny {
             response,
             target,
@@ -192,7 +201,7 @@ async fn post(
         }
     };
     let version = version.or_else(|| env.meta_version.clone());
-    let forwarded = headers::forwarded(headers, era);
+    let forwarded = headers::forwarded(headers, era, &body);
     let mut req = Relayed::new(
         request_id,
         data::Method::Post,
@@ -250,7 +259,7 @@ async fn get_or_delete(
     } else {
         data::Method::Delete
     };
-    let forwarded = headers::forwarded(headers, era);
+    let forwarded = headers::forwarded(headers, era, b"");
     let mut req = Relayed::new(request_id, m, server, principal, forwarded, version);
     req.head.session = claims.upstream.clone();
     req.head.last_event_id = headers::text(headers, "last-event-id")?;

@@ -278,7 +278,9 @@ mod tests {
         assert_eq!(h.header_timeout, Duration::from_secs(10));
         assert_eq!(h.body_timeout, Duration::from_secs(30));
         assert_eq!(h.idle_timeout, Duration::from_secs(60));
-        let text = format!("{HTTP}\nheader_timeout_ms = 1500\nbody_timeout_ms = 2500\nidle_timeout_ms = 3500\n");
+        let text = format!(
+            "{HTTP}\nheader_timeout_ms = 1500\nbody_timeout_ms = 2500\nidle_timeout_ms = 3500\n"
+        );
         let h = parse(&text).expect("valid").http.expect("[http]");
         assert_eq!(h.header_timeout, Duration::from_millis(1500));
         assert_eq!(h.body_timeout, Duration::from_millis(2500));

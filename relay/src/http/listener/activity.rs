@@ -303,7 +303,8 @@ mod tests {
         a.read(17);
         assert_eq!(a.deadline(&l), Some((300, Expiry::Idle)));
         let started = Instant::now();
-        assert_eq!(a.expired(&l).await, Expiry::Idle);
+        let expired = tokio::time::timeout(Duration::from_secs(5), a.expired(&l)).await;
+        assert_eq!(expired, Ok(Expiry::Idle));
         assert_eq!(started.elapsed(), Duration::from_millis(300));
     }
 }

@@ -29,7 +29,7 @@ mod https;
 mod reload;
 
 use https::ClientTrust;
-use reload::ReloadWatch;
+use reload::{ReloadWatch, recheck_links, reload_tls};
 
 /// A relay whose listeners are bound but not yet serving.
 #[derive(Debug)]
@@ -257,10 +257,7 @@ impl Relay {
                 () = reload.notified() => {
                     reload_tls(&endpoint, &shared);
                     if let Some(trust) = &client_trust {
-                        match trust.reload() {
-                            Ok(()) => info!("HTTPS client certificate trust reloaded"),
-                            Err(e) => warn!(error = %e, "HTTPS client certificate trust reload failed; keeping the previous bundle and CRL"),
-                        }
+                        trust.reload();
                     }
                     watch.reload(app.as_deref());
                 }
@@ -337,41 +334,6 @@ impl ReloadHandle {
     /// Requests a reload.
     pub fn reload(&self) {
         self.0.notify_one();
-    }
-}
-
-/// Loads the QUIC certificate, bundle and CRL again; new handshakes use
-/// them, and live links whose certificate no longer passes are closed. A
-/// broken file keeps the previous material in force.
-fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
-    match quic::server_config(&shared.config.quic) {
-        Ok(config) => {
-            endpoint.set_server_config(Some(config));
-            info!("TLS material reloaded");
-            recheck_links(shared);
-        }
-        Err(e) => warn!(error = %e, "TLS reload failed; keeping the previous certificates and CRL"),
-    }
-}
-
-fn recheck_links(shared: &Shared) {
-    let q = &shared.config.quic;
-    let verifier = match sallyport_pki::tls::client_verifier(&q.trust_bundle, q.crl.as_deref()) {
-        Ok(v) => v,
-        Err(e) => {
-            warn!(error = %e, "cannot re-check live links");
-            return;
-        }
-    };
-    let now = rustls::pki_types::UnixTime::now();
-    let closed = shared.registry.revalidate(|cert| {
-        verifier
-            .verify_client_cert(cert, &[], now)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
-    if closed > 0 {
-        info!(closed, "links closed after re-checking certificates");
     }
 }
 

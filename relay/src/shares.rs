@@ -26,7 +26,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The default `[limits] max_streams_per_principal`.
@@ -128,10 +128,8 @@ impl StreamShares {
 
 impl Inner {
     fn shard_of(&self, key: &Key) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
         // The remainder is below SHARDS, so it fits in usize.
-        usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0)
+        usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0)
     }
 
     fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, HashMap<Key, u32>> {

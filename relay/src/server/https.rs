@@ -46,11 +46,18 @@ impl ClientTrust {
     }
 
     /// Reads the bundle and CRL again; new handshakes use them. On error
-    /// the previous trust stays.
-    pub(super) fn reload(&self) -> Result<(), RelayError> {
-        let verifier = build(&self.bundle, self.crl.as_ref())?;
-        self.current.store(Arc::new(verifier));
-        Ok(())
+    /// (logged) the previous trust stays.
+    pub(super) fn reload(&self) {
+        match build(&self.bundle, self.crl.as_ref()) {
+            Ok(verifier) => {
+                self.current.store(Arc::new(verifier));
+                tracing::info!("HTTPS client certificate trust reloaded");
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "HTTPS client certificate trust reload failed; keeping the previous bundle and CRL"
+            ),
+        }
     }
 
     /// A TLS acceptor for `cert` and `key` (ring, TLS 1.2 and 1.3, ALPN h2

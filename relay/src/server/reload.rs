@@ -5,6 +5,9 @@
 //! key or issuer stops working at the next request, an added one works.
 //! A broken file keeps what is in force, logged with the reason, and the
 //! reload is counted as failed in `sallyport_policy_reloads`.
+//!
+//! SIGHUP also reloads the QUIC listener's TLS material ([`reload_tls`])
+//! and re-checks live links against it ([`recheck_links`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::http;
+use crate::link::Shared;
 use crate::quic;
 
 /// Watches relay.toml and the policy file.
@@ -135,4 +139,39 @@ fn mtime(path: &Path) -> Option<SystemTime> {
         return None;
     }
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Loads the QUIC certificate, bundle and CRL again; new handshakes use
+/// them, and live links whose certificate no longer passes are closed. A
+/// broken file keeps the previous material in force.
+pub(super) fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
+    match quic::server_config(&shared.config.quic) {
+        Ok(config) => {
+            endpoint.set_server_config(Some(config));
+            info!("TLS material reloaded");
+            recheck_links(shared);
+        }
+        Err(e) => warn!(error = %e, "TLS reload failed; keeping the previous certificates and CRL"),
+    }
+}
+
+pub(super) fn recheck_links(shared: &Shared) {
+    let q = &shared.config.quic;
+    let verifier = match sallyport_pki::tls::client_verifier(&q.trust_bundle, q.crl.as_deref()) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(error = %e, "cannot re-check live links");
+            return;
+        }
+    };
+    let now = rustls::pki_types::UnixTime::now();
+    let closed = shared.registry.revalidate(|cert| {
+        verifier
+            .verify_client_cert(cert, &[], now)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    if closed > 0 {
+        info!(closed, "links closed after re-checking certificates");
+    }
 }

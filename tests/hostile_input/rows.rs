@@ -186,6 +186,9 @@ pub const ROWS: &[Row] = &[
     row("escaped uri", Both, r#"{"jsonrpc":"2.0","id":63,"method":"resources/read","params":{@META@"uri":"file:\/\/\/secret\/keys"}}"#, UNKNOWN_RESOURCE),
     row("escaped key params", Both, r#"{"jsonrpc":"2.0","id":64,"method":"tools/call","\u0070arams":{@META@"name":"secret-delete"}}"#, UNKNOWN_TOOL),
     // Parser differentials: what the upstream resolves is what is decided.
+    row("a tab inside a dot segment", Both, r#"{"jsonrpc":"2.0","id":68,"method":"resources/read","params":{@META@"uri":"file:///public/.\t./secret/keys"}}"#, RESOLVED_DENIED),
+    row("a line break inside a dot segment", Both, r#"{"jsonrpc":"2.0","id":69,"method":"resources/read","params":{@META@"uri":"file:///public/.\n./secret/keys"}}"#, RESOLVED_DENIED),
+    row("an upper-case scheme and a tab", Both, r#"{"jsonrpc":"2.0","id":70,"method":"resources/read","params":{@META@"uri":"FILE:///public/.\t./secret/keys"}}"#, RESOLVED_DENIED),
     row("dot segments out of the public prefix", Both, r#"{"jsonrpc":"2.0","id":65,"method":"resources/read","params":{@META@"uri":"file:///public/../secret/keys"}}"#, RESOLVED_DENIED),
     row("percent-encoded dot segments", Both, r#"{"jsonrpc":"2.0","id":66,"method":"resources/read","params":{@META@"uri":"file:///public/%2e%2e/secret/keys"}}"#, RESOLVED_DENIED),
     row("dot segments in a completion ref", Both, r#"{"jsonrpc":"2.0","id":67,"method":"completion/complete","params":{@META@"ref":{"type":"ref/resource","uri":"file:///public/../secret/{name}"},"argument":{"name":"a","value":"b"}}}"#, RESOLVED_DENIED),

@@ -107,9 +107,14 @@ def coerce(value):
 
 
 def resolve(uri):
-    """A ``file://`` URI as a filesystem server opens it: percent-decoded,
-    dot segments resolved (``file:///public/../secret/keys`` is the
-    secret)."""
+    """A ``file://`` URI as a filesystem server opens it after a WHATWG URL
+    parser saw it: tabs and line breaks deleted, scheme lower-cased, then
+    percent-decoded, dot segments resolved (``file:///public/../secret/keys``
+    and ``FILE:///public/.\t./secret/keys`` are the secret)."""
+    uri = uri.translate({9: None, 10: None, 13: None})
+    scheme, sep, rest = uri.partition(":")
+    if sep and scheme.isalpha():
+        uri = scheme.lower() + ":" + rest
     if not uri.startswith("file://"):
         return uri
     path = posixpath.normpath(unquote(uri[len("file://"):]))

@@ -26,6 +26,7 @@
 
 mod client;
 mod dial;
+mod ids;
 mod request;
 mod response;
 mod scope;
@@ -39,6 +40,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HOST, HeaderValue, USER_AGENT};
 use http_body_util::Full;
+use sallyport_mcp::Era;
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Method, StreamError, StreamErrorKind};
 use tokio::time::Instant;
@@ -78,6 +80,8 @@ pub struct HttpBridge {
     limits: Limits,
     client: Client,
     scopes: Scopes,
+    /// Session era: the ids in flight per upstream session.
+    ids: Arc<ids::InFlightIds>,
 }
 
 const AGENT: HeaderValue =
@@ -154,6 +158,7 @@ impl HttpBridge {
             limits,
             client,
             scopes: Scopes::default(),
+            ids: Arc::default(),
         })
     }
 
@@ -172,6 +177,7 @@ impl HttpBridge {
     ) -> Result<BridgeReply, StreamError> {
         let target = &self.target;
         let era = crate::bridge::era(&request.head, None)?;
+        let id = self.claim_id(&request, era)?;
         let lease = self.scopes.lease(request.origin);
         let headers = request::headers(&request.head, era, &self.headers, self.caller.as_ref())
             .map_err(|m| stream_error(StreamErrorKind::BadRequest, m))?;
@@ -205,8 +211,40 @@ impl HttpBridge {
             cancel,
             lease,
             deadline,
+            _id: id,
         };
         response::reply(response, inflight).await
+    }
+
+    /// In a session-era session, the id of a POSTed request is claimed
+    /// until its response ends (see [`ids`]); a second request whose id the
+    /// upstream could take for one in flight is refused.
+    fn claim_id(
+        &self,
+        request: &BridgeRequest,
+        era: Era,
+    ) -> Result<Option<ids::IdClaim>, StreamError> {
+        let (Era::Session, Method::Post, Some(session)) =
+            (era, request.head.method, &request.head.session)
+        else {
+            return Ok(None);
+        };
+        let Ok(env) = sallyport_mcp::envelope::parse(&request.body) else {
+            return Ok(None); // the upstream answers what it cannot parse
+        };
+        let Some(id) = env.id.filter(|_| env.kind == sallyport_mcp::Kind::Request) else {
+            return Ok(None);
+        };
+        match self.ids.claim(session, id) {
+            Some(claim) => Ok(Some(claim)),
+            None => {
+                tracing::info!(server = %self.target.server, id = id.get(), "request id already in flight in its session; refused");
+                Err(stream_error(
+                    StreamErrorKind::BadRequest,
+                    "a request with this id (or one the MCP server would take for it) is already in flight in this session",
+                ))
+            }
+        }
     }
 }
 

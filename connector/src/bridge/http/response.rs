@@ -37,6 +37,8 @@ pub(super) struct Inflight {
     pub lease: Lease,
     /// Deadline for the head and a non-streamed body.
     pub deadline: Instant,
+    /// The request's id, held in its session until the response ends.
+    pub _id: Option<super::ids::IdClaim>,
 }
 
 /// How a response body is relayed.

@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use sallyport_mcp::era::HEADER_MISMATCH;
-use sallyport_mcp::{Envelope, Era, headers as names};
+use sallyport_mcp::{Envelope, Era, headers as names, target};
 
 use crate::http::error::HttpError;
 
@@ -47,13 +47,21 @@ pub(super) fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ht
         return Ok(Some(raw.to_owned()));
     };
     use base64::Engine;
-    // A malformed encoding stays as sent, so it matches nothing in the body
-    // and is refused as a mismatch.
-    let decoded = base64::engine::general_purpose::STANDARD
+    // A malformed encoding is refused: upstreams decode leniently (Node's
+    // Buffer.from skips what it cannot read), so its meaning is not ours
+    // to guess.
+    base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()
-        .and_then(|b| String::from_utf8(b).ok());
-    Ok(Some(decoded.unwrap_or_else(|| raw.to_owned())))
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                format!("header {name} has a malformed =?base64?…?= value"),
+            )
+        })
 }
 
 /// Stateless-era routing headers must agree with the body; a mismatch is a
@@ -73,10 +81,17 @@ pub(super) fn check_stateless(headers: &HeaderMap, env: &Envelope<'_>) -> Result
     {
         return Err(mismatch("Mcp-Method", &h, env.method.as_deref()));
     }
+    // Mcp-Name names what the method uses (a completion's ref.name or
+    // ref.uri, a read's uri even beside a name); undecidable messages are
+    // refused later anyway.
+    let body_name = match target::target_of(env) {
+        Ok(Some(t)) => Some(t.name()),
+        _ => env.routing_name(),
+    };
     if let Some(h) = text(headers, names::NAME)?
-        && Some(h.as_str()) != env.routing_name()
+        && Some(h.as_str()) != body_name
     {
-        return Err(mismatch("Mcp-Name", &h, env.routing_name()));
+        return Err(mismatch("Mcp-Name", &h, body_name));
     }
     Ok(())
 }
@@ -237,5 +252,10 @@ mod tests {
     fn base64_values_are_decoded() {
         let h = map(&[("mcp-name", "=?base64?ZWNobw==?=")]);
         assert_eq!(text(&h, "mcp-name").expect("text").as_deref(), Some("echo"));
+        let bad = map(&[("mcp-name", "=?base64?ZWN*obw==?=")]);
+        assert_eq!(
+            text(&bad, "mcp-name").expect_err("malformed").status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

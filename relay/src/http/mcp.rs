@@ -23,6 +23,7 @@ use crate::http::error::{HttpError, REQUEST_ID_HEADER};
 use crate::http::guard;
 use crate::http::headers;
 use crate::http::relayed::{How, Relayed, list_filter, relay};
+use crate::http::sse::ListFilter;
 use crate::http::state::AppState;
 use crate::http::trail::{Counted, Trail};
 use crate::policy::Policy;
@@ -264,13 +265,17 @@ async fn get_or_delete(
     req.head.session = claims.upstream.clone();
     req.head.last_event_id = headers::text(headers, "last-event-id")?;
     trail.session_closed = *method == Method::DELETE;
-    // A GET stream carries the server's own messages; an answer with a
-    // list result has no business there, and is filtered if it comes.
+    // A GET stream carries the server's own messages, and answers only as
+    // replays (Last-Event-ID): any list result there is filtered, large
+    // events included.
     let policy = app.policy.load_full();
     let how = How {
         env: None,
         mint_for: None,
-        list: Some(list_filter(&policy, principal, server, None)),
+        list: Some(ListFilter {
+            hold_pieces: true,
+            ..list_filter(&policy, principal, server, None)
+        }),
     };
     relay(app, route, req, Bytes::new(), how, trail).await
 }

@@ -160,6 +160,7 @@ pub(super) fn list_filter(
     let server = server.clone();
     ListFilter {
         kind,
+        hold_pieces: kind.is_some(),
         keep: Arc::new(move |kind: crate::filter::ListKind, name: &str| {
             policy.allows(&Subject::from(&principal), &server, kind.target(name))
         }),

@@ -105,6 +105,10 @@ pub struct ListFilter {
     /// request's list on this stream) is filtered too, but the pieces of a
     /// large event pass as they come.
     pub kind: Option<ListKind>,
+    /// Hold the pieces of a large event and filter it whole even though
+    /// the request is not a list: a GET stream, where an answer (a list
+    /// among them) comes only as a replay, and bulk data does not flow.
+    pub hold_pieces: bool,
     /// The policy's verdict per name.
     pub keep: Keep,
 }
@@ -143,7 +147,7 @@ impl ListFilter {
 
     /// Whether the pieces of a large event are held to filter it whole.
     fn holds_pieces(&self) -> bool {
-        self.kind.is_some()
+        self.kind.is_some() || self.hold_pieces
     }
 }
 

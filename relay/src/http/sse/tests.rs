@@ -39,6 +39,7 @@ fn request_id() -> Option<Box<RawValue>> {
 fn tools_filter() -> ListFilter {
     ListFilter {
         kind: Some(ListKind::Tools),
+        hold_pieces: true,
         keep: Arc::new(|_, name: &str| !name.starts_with("secret")),
     }
 }
@@ -48,6 +49,7 @@ fn tools_filter() -> ListFilter {
 fn guard_filter() -> ListFilter {
     ListFilter {
         kind: None,
+        hold_pieces: false,
         keep: Arc::new(|_, name: &str| !name.starts_with("secret")),
     }
 }
@@ -217,4 +219,31 @@ async fn a_guarded_stream_still_streams_large_events_in_pieces() {
     ];
     let out = body(items, 8, Some(guard_filter())).await.expect("whole");
     assert!(String::from_utf8_lossy(&out).contains(r#""result":{}"#));
+}
+
+#[tokio::test]
+async fn a_get_stream_filters_a_replayed_list_answer_sent_in_pieces() {
+    let head = r#"{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"echo"},"#;
+    let tail = r#"{"name":"secret-x"}]}}"#;
+    let items = || {
+        vec![
+            Ok(Piece::EventData(Bytes::from_static(head.as_bytes()))),
+            Ok(Piece::Event(SseEvent {
+                data: Bytes::from_static(tail.as_bytes()),
+                ..Default::default()
+            })),
+        ]
+    };
+    let get = ListFilter {
+        hold_pieces: true,
+        ..guard_filter()
+    };
+    let out = body(items(), 1 << 20, Some(get)).await.expect("whole");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(!text.contains("secret") && text.contains("echo"), "{text}");
+    // A POST stream that did not ask for a list lets the pieces through.
+    let out = body(items(), 1 << 20, Some(guard_filter()))
+        .await
+        .expect("whole");
+    assert!(String::from_utf8_lossy(&out).contains("secret-x"));
 }

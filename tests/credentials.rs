@@ -188,7 +188,8 @@ async fn api_keys_and_token_issuers_reload_and_a_broken_file_changes_nothing() {
 }
 
 /// HTTPS client certificates follow the reloaded CRL: a certificate
-/// revoked with `pki revoke` is refused at the next handshake after SIGHUP.
+/// revoked with `pki revoke` is refused after SIGHUP: at the next
+/// handshake, and at the next request of a connection opened before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_client_certificate_is_refused_after_sighup() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -215,30 +216,23 @@ async fn revoked_client_certificate_is_refused_after_sighup() {
         pem
     };
     let url = format!("https://localhost:{}/mcp/demo", relay.http().port());
-    // A new client (and connection) per request: the trust applies at the
-    // handshake.
-    let post = |pem: Vec<u8>| {
-        let (ca, url) = (ca.clone(), url.clone());
-        async move {
-            reqwest::Client::builder()
-                .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
-                .identity(reqwest::Identity::from_pem(&pem).expect("identity"))
-                .build()
-                .expect("client")
-                .post(&url)
-                .header("accept", "application/json, text/event-stream")
-                .header("content-type", "application/json")
-                .body(
-                    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {},
-                "clientInfo": {"name": "mtls", "version": "0"}}})
-                    .to_string(),
-                )
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
+    let client = |pem: Vec<u8>| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
+            .identity(reqwest::Identity::from_pem(&pem).expect("identity"))
+            .build()
+            .expect("client")
     };
+    // A new client (and connection) per request: the trust applies at the
+    // handshake…
+    let post = |pem: Vec<u8>| send(client(pem), url.clone());
+    // …and to every request of a connection opened before the revocation.
+    let kept = client(identity("agent-7"));
+    assert_eq!(
+        send(kept.clone(), url.clone()).await.expect("handshake"),
+        200
+    );
+
     for name in ["agent-7", "agent-8"] {
         assert_eq!(
             post(identity(name)).await.expect("handshake"),
@@ -265,4 +259,24 @@ async fn revoked_client_certificate_is_refused_after_sighup() {
         panic!("a revoked client certificate got {code}");
     }
     assert_eq!(post(identity("agent-8")).await.expect("handshake"), 200);
+    // The connection kept alive since before the revocation is refused at
+    // its next request.
+    assert_eq!(send(kept, url.clone()).await.expect("kept connection"), 401);
+}
+
+/// POSTs `initialize` with `client`; the HTTP status.
+async fn send(client: reqwest::Client, url: String) -> reqwest::Result<u16> {
+    client
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "mtls", "version": "0"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
 }

@@ -24,7 +24,7 @@ use axum::routing::{any, get};
 pub(crate) use guard::local_hosts;
 pub(crate) use host::{remote, settle_host};
 pub(crate) use listener::{ClientCert, ClientCertTrust, ConnLimits, Served, serve, tls_acceptor};
-pub(crate) use state::AppState;
+pub(crate) use state::{AppState, CertCheck};
 pub(crate) use trail::Recorder;
 
 /// The public endpoint: its router, every route behind the `Host` rules

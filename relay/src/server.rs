@@ -143,6 +143,9 @@ impl Relay {
                     next_id: std::sync::atomic::AtomicU64::new(1),
                     policy: arc_swap::ArcSwap::from_pointee(config.policy.clone()),
                     limiter: crate::limits::RateLimiter::new(100_000),
+                    client_cert_check: client_trust.clone().map(|trust| {
+                        http::CertCheck::new(move |der: &[u8]| trust.still_trusted(der))
+                    }),
                     recorder: http::Recorder {
                         audit: audit.clone(),
                         metrics: Arc::clone(&metrics),

@@ -42,6 +42,9 @@ pub(crate) struct AppState {
     pub limiter: crate::limits::RateLimiter,
     /// Audit log and metrics.
     pub recorder: crate::http::trail::Recorder,
+    /// Re-checks a connection's client certificate against the trust in
+    /// force, when the listener asks for client certificates.
+    pub client_cert_check: Option<CertCheck>,
 }
 
 impl AppState {
@@ -73,6 +76,18 @@ impl AppState {
         // A bearer token wins; without one, a verified client certificate
         // (from `sallyport pki issue client`) names the caller.
         if let (None, Some(cert)) = (value, client_cert) {
+            // Checked again per request: the connection may have outlived a
+            // revocation (SIGHUP re-reads the CRL).
+            if let Some(check) = &self.client_cert_check
+                && !check.passes(&cert.0)
+            {
+                tracing::info!("client certificate no longer trusted (revoked or expired)");
+                return Err(HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    -32001,
+                    "unauthorized: the client certificate is no longer trusted",
+                ));
+            }
             return auth.authenticate_client_cert(&cert.0).map_err(|e| {
                 HttpError::new(
                     StatusCode::UNAUTHORIZED,
@@ -219,4 +234,27 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Whether a client certificate (leaf, DER) passes.
+type CheckFn = dyn Fn(&[u8]) -> bool + Send + Sync;
+
+/// A check of a client certificate against the current trust.
+#[derive(Clone)]
+pub(crate) struct CertCheck(Arc<CheckFn>);
+
+impl CertCheck {
+    pub fn new(check: impl Fn(&[u8]) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(check))
+    }
+
+    pub fn passes(&self, leaf_der: &[u8]) -> bool {
+        (self.0)(leaf_der)
+    }
+}
+
+impl std::fmt::Debug for CertCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertCheck")
+    }
 }

@@ -81,6 +81,17 @@ impl ClientTrust {
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
 
+    /// Whether a client certificate accepted at a handshake still passes
+    /// the trust in force (a long-lived connection outlives a revocation
+    /// and a reload). The leaf is checked against the bundle's CAs
+    /// directly, as `sallyport pki issue client` issues them.
+    pub(super) fn still_trusted(&self, leaf_der: &[u8]) -> bool {
+        let leaf = CertificateDer::from(leaf_der.to_vec());
+        self.get()
+            .verify_client_cert(&leaf, &[], UnixTime::now())
+            .is_ok()
+    }
+
     fn get(&self) -> Arc<Arc<dyn ClientCertVerifier>> {
         self.current.load_full()
     }

@@ -181,3 +181,24 @@ async fn get_and_delete_are_405_and_notifications_202() {
         StreamErrorKind::BadRequest
     );
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_read_cannot_hold_the_shared_child() {
+    let bridge = bridge(one_child());
+    let flood = request(
+        json!("f"),
+        "tools/call",
+        json!({"name": "flood", "arguments": {"count": 500}, "_meta": {"progressToken": "p"}}),
+    );
+    // The flooding client never reads its stream…
+    let unread = stream(post_modern(&bridge, &flood, CancellationToken::new()).await);
+    // …and another caller on the same child is still answered.
+    let echo = call(json!(2), "echo", json!({"message": "still served"}));
+    let answered =
+        tokio::time::timeout(WAIT, post_modern(&bridge, &echo, CancellationToken::new()))
+            .await
+            .expect("the shared child was held by a client that does not read");
+    let (status, body) = json_reply(answered);
+    assert_eq!((status, text(&body)), (200, "still served"));
+    drop(unread);
+}

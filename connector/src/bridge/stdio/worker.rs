@@ -18,6 +18,7 @@ use bytes::Bytes;
 use sallyport_protocol::ServerName;
 use sallyport_protocol::data::StreamError;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -215,13 +216,14 @@ impl Worker {
                         if p.listen {
                             edits.push((message.result_subscription_id, p.client_id.as_str()));
                         }
-                        (p.tx.clone(), restore(&message, edits))
+                        (None, p.tx.clone(), restore(&message, edits))
                     }),
                 (_, "notifications/progress") => upstream(message.progress_token)
-                    .and_then(|n| state.pending.get(&n))
-                    .and_then(|p| {
+                    .and_then(|n| Some((n, state.pending.get(&n)?)))
+                    .and_then(|(n, p)| {
                         let token = p.client_token.as_deref()?;
                         Some((
+                            Some(n),
                             p.tx.clone(),
                             restore(&message, vec![(message.progress_token, token)]),
                         ))
@@ -236,10 +238,11 @@ impl Worker {
                     None
                 }
                 _ => upstream(message.subscription_id)
-                    .and_then(|n| state.pending.get(&n))
-                    .filter(|p| p.listen)
-                    .map(|p| {
+                    .and_then(|n| Some((n, state.pending.get(&n)?)))
+                    .filter(|(_, p)| p.listen)
+                    .map(|(n, p)| {
                         (
+                            Some(n),
                             p.tx.clone(),
                             restore(
                                 &message,
@@ -249,13 +252,26 @@ impl Worker {
                     }),
             }
         };
+        // This child's output is shared by every caller: a client that does
+        // not read its stream must never stop it. A message that does not
+        // fit in that client's queue cancels its request; a final answer
+        // goes on aside, bounded.
         match restored {
-            Some((tx, out)) => {
-                tokio::select! {
-                    _ = tx.send(out) => {}
-                    _ = self.ended.cancelled() => {}
+            Some((pending, tx, out)) => match (tx.try_send(out), pending) {
+                (Ok(()) | Err(TrySendError::Closed(_)), _) => {}
+                (Err(TrySendError::Full(out)), None) => {
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(DELIVER_GRACE, tx.send(out)).await;
+                    });
                 }
-            }
+                (Err(TrySendError::Full(_)), Some(n)) => {
+                    warn!(
+                        upstream_id = n,
+                        "a client is not reading its stream; its request is cancelled so the shared MCP server is not held"
+                    );
+                    self.cancel(n, "the client is not reading its stream").await;
+                }
+            },
             None => debug!(
                 method = message.method(),
                 "server message for no request in flight; dropped"

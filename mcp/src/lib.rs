@@ -10,11 +10,13 @@
 //! * [`envelope`]: the strict parse of a client message's envelope;
 //! * [`target`]: what a message asks a server to use, or why it cannot be
 //!   decided;
+//! * [`normal`]: the normal form a target must have to be decided;
 //! * [`headers`]: the transport's header names.
 
 pub mod envelope;
 pub mod era;
 pub mod headers;
+pub mod normal;
 pub mod target;
 
 pub use envelope::{Envelope, EnvelopeError, Field, Kind};

@@ -18,8 +18,11 @@ use crate::auth::{ApiKeyEntry, AuthConfig, Authenticator};
 use crate::error::ConfigError;
 use crate::policy::Policy;
 
+mod limits;
 mod listeners;
 
+pub use limits::RelayLimits;
+use limits::{RawLimits, relay_limits};
 pub use listeners::{AdminConfig, HttpConfig};
 use listeners::{RawAdmin, RawHttp, http_config};
 
@@ -61,22 +64,6 @@ pub struct Config {
     /// The file this config was read from (empty when parsed from text):
     /// re-read on reload for the credentials.
     pub path: PathBuf,
-}
-
-/// `[limits]` of the relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelayLimits {
-    /// Requests in flight plus open response streams of one principal
-    /// (subject + agent) at this relay.
-    pub max_streams_per_principal: u32,
-}
-
-impl Default for RelayLimits {
-    fn default() -> Self {
-        Self {
-            max_streams_per_principal: crate::shares::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
-        }
-    }
 }
 
 /// The QUIC listener.
@@ -136,12 +123,6 @@ struct RawConfig {
     #[serde(default)]
     audit: AuditConfig,
     limits: Option<RawLimits>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    max_streams_per_principal: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,19 +312,6 @@ pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigEr
         path: Some(source.to_owned()),
         message: e.to_string(),
     })
-}
-
-fn relay_limits(raw: Option<RawLimits>) -> Result<RelayLimits, ConfigError> {
-    let mut limits = RelayLimits::default();
-    if let Some(n) = raw.and_then(|l| l.max_streams_per_principal) {
-        if n == 0 {
-            return Err(ConfigError::invalid(
-                "[limits] max_streams_per_principal must be at least 1",
-            ));
-        }
-        limits.max_streams_per_principal = n;
-    }
-    Ok(limits)
 }
 
 #[cfg(test)]

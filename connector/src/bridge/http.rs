@@ -27,6 +27,7 @@
 mod client;
 mod dial;
 mod ids;
+mod remap;
 mod request;
 mod response;
 mod scope;
@@ -82,6 +83,10 @@ pub struct HttpBridge {
     scopes: Scopes,
     /// Session era: the ids in flight per upstream session.
     ids: Arc<ids::InFlightIds>,
+    /// Stateless era: the random part of the connector's own ids, and the
+    /// counter of the rest (see [`remap`]).
+    nonce: u64,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 const AGENT: HeaderValue =
@@ -159,6 +164,8 @@ impl HttpBridge {
             client,
             scopes: Scopes::default(),
             ids: Arc::default(),
+            nonce: fastrand::u64(..),
+            next_id: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
@@ -181,8 +188,21 @@ impl HttpBridge {
         let lease = self.scopes.lease(request.origin);
         let headers = request::headers(&request.head, era, &self.headers, self.caller.as_ref())
             .map_err(|m| stream_error(StreamErrorKind::BadRequest, m))?;
+        // Stateless era: the upstream sees ids of the connector's own.
+        let (body, remap) = match (era, request.head.method) {
+            (Era::Stateless, Method::Post) => {
+                let n = self
+                    .next_id
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match remap::rewrite(&request.body, self.nonce, n) {
+                    Some((body, remap)) => (body, Some(remap)),
+                    None => (request.body, None),
+                }
+            }
+            _ => (request.body, None),
+        };
         let (method, body) = match request.head.method {
-            Method::Post => (http::Method::POST, request.body),
+            Method::Post => (http::Method::POST, body),
             Method::Get => (http::Method::GET, Bytes::new()),
             Method::Delete => (http::Method::DELETE, Bytes::new()),
         };
@@ -212,6 +232,7 @@ impl HttpBridge {
             lease,
             deadline,
             _id: id,
+            remap,
         };
         response::reply(response, inflight).await
     }

@@ -31,7 +31,7 @@
 //! sent `notifications/cancelled` and the client a -32001 error.
 
 mod child;
-mod envelope;
+pub(crate) mod envelope;
 mod lines;
 mod route;
 mod session;

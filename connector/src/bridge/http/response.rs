@@ -39,6 +39,8 @@ pub(super) struct Inflight {
     pub deadline: Instant,
     /// The request's id, held in its session until the response ends.
     pub _id: Option<super::ids::IdClaim>,
+    /// Stateless era: the client's id and token to put back.
+    pub remap: Option<super::remap::Remap>,
 }
 
 /// How a response body is relayed.
@@ -110,14 +112,18 @@ pub(super) async fn reply(
             body: stream_body(response, limit, inflight),
         });
     }
-    let body = read_body(response, limit, &inflight).await?;
+    let body = read_body(response, limit, &inflight).await?.freeze();
+    let body = match &inflight.remap {
+        Some(remap) => remap.restorer().whole(&body),
+        None => body,
+    };
     Ok(if body.is_empty() {
         BridgeReply::Empty { status, session }
     } else {
         BridgeReply::Json {
             status,
             session,
-            body: body.freeze(),
+            body,
         }
     })
 }
@@ -149,21 +155,32 @@ async fn read_body(
 }
 
 /// The body as it arrives, at most `limit` bytes in all, all of it before
-/// the deadline; chunks pass on as received (no copy).
+/// the deadline; chunks pass on as received (no copy, unless the client's
+/// id is put back in one).
 fn stream_body(response: Response, limit: usize, inflight: Inflight) -> BodyStream {
-    let state = Some((response, inflight, 0usize));
+    let restorer = inflight.remap.as_ref().map(super::remap::Remap::restorer);
+    let state = Some((response, inflight, 0usize, restorer));
     BodyStream::new(futures_util::stream::unfold(
         state,
         move |state| async move {
-            let (mut response, inflight, received) = state?;
+            let (mut response, inflight, received, mut restorer) = state?;
             match next_chunk(&mut response, &inflight).await {
-                Ok(None) => None,
+                // The end: what the restorer held back goes last.
+                Ok(None) => restorer
+                    .as_mut()
+                    .map(super::remap::Restorer::finish)
+                    .filter(|rest| !rest.is_empty())
+                    .map(|rest| (Ok(rest), None)),
                 Ok(Some(chunk)) if received + chunk.len() > limit => {
                     Some((Err(too_big(&inflight.target, limit)), None))
                 }
                 Ok(Some(chunk)) => {
                     let received = received + chunk.len();
-                    Some((Ok(chunk), Some((response, inflight, received))))
+                    let chunk = match restorer.as_mut() {
+                        Some(r) => r.push(&chunk),
+                        None => chunk,
+                    };
+                    Some((Ok(chunk), Some((response, inflight, received, restorer))))
                 }
                 Err(e) => Some((Err(e), None)),
             }
@@ -210,10 +227,28 @@ async fn pump(
     inflight: Inflight,
 ) {
     let mut parser = SseParser::new(MAX_EVENT).streaming(STREAM_EVENT_FROM);
+    // Stateless era: the client's id and token go back into each event.
+    let mut restorer = None;
     let end = loop {
         let next = loop {
             match parser.next_item() {
                 Ok(Some(event)) => {
+                    let event = match (&inflight.remap, event) {
+                        (None, event) => event,
+                        (Some(remap), SseItem::Data(piece)) => SseItem::Data(
+                            restorer
+                                .get_or_insert_with(|| remap.restorer())
+                                .push(&piece),
+                        ),
+                        (Some(remap), SseItem::Event(mut event)) => {
+                            let mut r = restorer.take().unwrap_or_else(|| remap.restorer());
+                            event.data = r.whole(&event.data);
+                            SseItem::Event(event)
+                        }
+                    };
+                    if matches!(&event, SseItem::Data(piece) if piece.is_empty()) {
+                        continue; // all of it held back, for the next piece
+                    }
                     let sent = tokio::select! {
                         sent = tx.send(event) => sent.is_ok(),
                         _ = inflight.cancel.cancelled() => false,

@@ -281,15 +281,10 @@ mod tests {
 
     #[test]
     fn targets_not_in_normal_form_are_refused() {
+        // The rules themselves are tested in `normal`; here, that they apply.
         for uri in [
             "file:///public/../secret/keys",
-            "file:///public/./x",
-            "file:///public/..",
-            "file:///public/%2e%2e/secret",
-            "file:///public/%2E%2E/secret",
-            "file:///public%2fsecret",
-            "file:///public/..%5csecret",
-            r"file:///public\..\secret",
+            "FILE:///public/.\t./secret",
         ] {
             let body = format!(
                 r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":{}}}}}"#,

@@ -139,6 +139,7 @@ fn runtime(workers: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("cannot start the async runtime")?;
     info!(
+        event = "runtime.started",
         workers = runtime.metrics().num_workers(),
         "async runtime started"
     );

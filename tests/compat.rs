@@ -121,7 +121,7 @@ async fn a_relay_choosing_a_version_the_connector_lacks_is_refused() {
     );
     let reason = String::from_utf8_lossy(&close.reason);
     assert!(reason.contains("protocol version 9"), "{reason}");
-    let line = linked.connector.wait_msg("link attempt failed", &[]);
+    let line = linked.connector.wait_event("link.attempt_failed", &[]);
     let error = field(&line, "error").unwrap_or_default();
     assert!(error.contains("does not speak (1..=2)"), "{error}");
 }

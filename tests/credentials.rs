@@ -132,9 +132,9 @@ async fn api_keys_and_token_issuers_reload_and_a_broken_file_changes_nothing() {
     let n = relay.proc.line_count();
     replace(&config, &config_text(&base, &[&bob], &with_issuers));
     relay.proc.signal("HUP");
-    relay.proc.wait_msg_from(
+    relay.proc.wait_event_from(
         n,
-        "credentials reloaded",
+        "credentials.reloaded",
         &[("api_keys", "1"), ("issuers", "2")],
     );
     check([
@@ -152,9 +152,9 @@ async fn api_keys_and_token_issuers_reload_and_a_broken_file_changes_nothing() {
     let broken = config_text(&base, &[&bob], &with_issuers).replace("sha256 = \"", "sha256 = \"zz");
     replace(&config, &broken);
     relay.proc.signal("HUP");
-    relay.proc.wait_msg_from(
+    relay.proc.wait_event_from(
         n,
-        "credentials reload failed; the previous API keys and token issuers stay in force",
+        "credentials.reload_failed",
         &[("error", "sha256 must be 64 hex digits")],
     );
     check([
@@ -172,9 +172,9 @@ async fn api_keys_and_token_issuers_reload_and_a_broken_file_changes_nothing() {
     // A change of the file is enough (no SIGHUP): back to alice only.
     let n = relay.proc.line_count();
     replace(&config, &config_text(&base, &[&alice], ""));
-    relay.proc.wait_msg_from(
+    relay.proc.wait_event_from(
         n,
-        "credentials reloaded",
+        "credentials.reloaded",
         &[("api_keys", "1"), ("issuers", "0")],
     );
     check([
@@ -250,9 +250,7 @@ async fn revoked_client_certificate_is_refused_after_sighup() {
     ]);
     let n = relay.proc.line_count();
     relay.proc.signal("HUP");
-    relay
-        .proc
-        .wait_msg_from(n, "HTTPS client certificate trust reloaded", &[]);
+    relay.proc.wait_event_from(n, "https_trust.reloaded", &[]);
     // The TLS handshake refuses the revoked certificate; the other one
     // still gets in.
     if let Ok(code) = post(identity("agent-7")).await {

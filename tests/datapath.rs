@@ -123,7 +123,9 @@ async fn session_era_over_stdio_and_http_upstreams() {
     let w = world(&["demo", "demo-http"], &servers, "");
     tour(&w.relay.mcp_url("demo"), &w.alice.key).await;
     tour(&w.relay.mcp_url("demo-http"), &w.alice.key).await;
-    w.relay.proc.wait_msg("relayed", &[("server", "demo-http")]);
+    w.relay
+        .proc
+        .wait_event("request.relayed", &[("server", "demo-http")]);
     cancel.cancel();
     drop(w.connector);
 }
@@ -157,7 +159,7 @@ async fn stateless_era_and_fallback() {
     assert!(text(&r).contains('5'), "{}", text(&r));
     c.cancel().await.expect("close");
     // The relay minted no session id in this era.
-    w.relay.proc.wait_msg("relayed", &[]);
+    w.relay.proc.wait_event("request.relayed", &[]);
 }
 
 /// Whether a response failed (before its head, or in its body), and the
@@ -219,8 +221,7 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
     let got = got.len();
     assert!(failed, "the broken body ended cleanly after {got} bytes");
     assert!(got <= 10_000, "only the first piece was sent, got {got}");
-    w.connector
-        .wait_msg("body failed after the response started", &[]);
+    w.connector.wait_event("body.failed_after_head", &[]);
 
     // A large event goes through in pieces and arrives whole, byte for
     // byte; a break inside it aborts the client's stream instead of
@@ -244,9 +245,7 @@ async fn large_json_streams_through_and_a_break_is_not_a_short_answer() {
         !got.windows(2).any(|w| w == b"\n\n"),
         "a partial event was completed"
     );
-    w.relay
-        .proc
-        .wait_msg("relayed event stream failed inside an event", &[]);
+    w.relay.proc.wait_event("stream.failed_in_event", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

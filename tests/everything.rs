@@ -80,7 +80,9 @@ async fn reference_server_through_the_tunnel() {
     let prompts = c.list_all_prompts().await.expect("prompts/list");
     assert!(prompts.iter().any(|p| p.name == "simple-prompt"));
     c.cancel().await.expect("close");
-    relay.proc.wait_msg("relayed", &[("method", "DELETE")]);
+    relay
+        .proc
+        .wait_event("request.relayed", &[("method", "DELETE")]);
 }
 
 /// Server-initiated notifications unrelated to any request arrive on the

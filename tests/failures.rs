@@ -82,7 +82,7 @@ async fn killed_stdio_server_mid_call_ends_the_call_with_an_error() {
         .post(&json!({"jsonrpc": "2.0", "id": 10, "method": "tools/list"}))
         .await;
     assert_eq!(resp.status(), 404);
-    connector.wait_msg("request failed", &[]);
+    connector.wait_event("request.failed", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +114,7 @@ async fn killed_connector_mid_call_ends_the_call_within_seconds() {
     drop(connector);
     // New requests find no connector: 404 for the session (its connector is
     // gone), 503 for a new one, once the relay noticed.
-    relay.proc.wait_msg("connector link closed", &[]);
+    relay.proc.wait_event("link.closed", &[]);
     let resp = s
         .post(&json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}))
         .await;

@@ -89,14 +89,14 @@ async fn hostile_streams_close_with_typed_codes_and_others_keep_working() {
     );
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
+        .wait_event("link.registered", &[("connector.id", LEGAL)]);
 
     // Garbage instead of the preamble.
     let conn = dial(&pki, &rogue, relay.quic).await;
     let (code, _) = send_and_wait_close(&conn, b"GET / HTTP/1.1\r\n\r\n").await;
     assert_eq!(code, CloseCode::ProtocolError);
-    relay.proc.wait_msg(
-        "link refused",
+    relay.proc.wait_event(
+        "link.refused",
         &[("reason", "magic"), ("connector.id", ROGUE)],
     );
 
@@ -112,7 +112,7 @@ async fn hostile_streams_close_with_typed_codes_and_others_keep_working() {
     assert_eq!(code, CloseCode::FrameTooLarge);
     relay
         .proc
-        .wait_msg("link refused", &[("reason", "exceeds the limit")]);
+        .wait_event("link.refused", &[("reason", "exceeds the limit")]);
 
     // A valid preamble, then a frame of garbage.
     let conn = dial(&pki, &rogue, relay.quic).await;
@@ -126,7 +126,7 @@ async fn hostile_streams_close_with_typed_codes_and_others_keep_working() {
     assert_eq!(code, CloseCode::ProtocolError);
     relay
         .proc
-        .wait_msg("link refused", &[("reason", "malformed frame")]);
+        .wait_event("link.refused", &[("reason", "malformed frame")]);
 
     // A protocol version from the future.
     let conn = dial(&pki, &rogue, relay.quic).await;

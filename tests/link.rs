@@ -32,14 +32,14 @@ fn valid_connector_registers_and_refused_server_is_reported() {
 
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
-    relay.proc.wait_msg(
-        "server refused",
+        .wait_event("link.registered", &[("connector.id", LEGAL)]);
+    relay.proc.wait_event(
+        "server.refused",
         &[("server", "hr"), ("reason", "may not serve hr")],
     );
-    connector.wait_msg("link established", &[("accepted", "contracts")]);
-    connector.wait_msg(
-        "relay refused server",
+    connector.wait_event("link.established", &[("accepted", "contracts")]);
+    connector.wait_event(
+        "server.refused",
         &[("server", "hr"), ("reason", "contracts, wiki")],
     );
 
@@ -84,15 +84,15 @@ fn unknown_identity_is_rejected_with_reason() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    relay.proc.wait_msg(
-        "link refused",
+    relay.proc.wait_event(
+        "link.refused",
         &[
             ("reason", "not listed in any [[connector]] entry"),
             ("code", "unauthorized"),
         ],
     );
-    connector.wait_msg(
-        "link attempt failed",
+    connector.wait_event(
+        "link.attempt_failed",
         &[
             ("error", "rejected the link"),
             ("error", "connector/finance"),
@@ -146,12 +146,10 @@ fn bad_connector_certificates_are_refused() {
             "connector",
             &["connector", "--config", cfg.to_str().expect("utf-8")],
         );
-        relay.proc.wait_msg_from(
-            from,
-            "link refused: TLS handshake failed",
-            &[("error", why)],
-        );
-        connector.wait_msg("link attempt failed", &[]);
+        relay
+            .proc
+            .wait_event_from(from, "link.refused", &[("error", why)]);
+        connector.wait_event("link.attempt_failed", &[]);
         drop(connector);
     }
     assert!(relay.connectors().is_empty());
@@ -205,7 +203,7 @@ fn relay_presenting_a_cert_for_another_host_is_refused_by_the_connector() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    connector.wait_msg("link attempt failed", &[("error", "not valid for name")]);
+    connector.wait_event("link.attempt_failed", &[("error", "not valid for name")]);
     assert!(relay.connectors().is_empty());
 }
 
@@ -222,19 +220,19 @@ fn connector_comes_back_after_relay_restart() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    relay.proc.wait_msg("connector registered", &[]);
-    let (established, _) = connector.wait_msg_from(0, "link established", &[]);
+    relay.proc.wait_event("link.registered", &[]);
+    let (established, _) = connector.wait_event_from(0, "link.established", &[]);
 
     assert!(relay.proc.terminate(), "relay exits 0 after draining");
-    relay.proc.wait_msg("relay stopped", &[]);
-    connector.wait_msg("relay sent GoAway", &[]);
+    relay.proc.wait_event("relay.stopped", &[]);
+    connector.wait_event("link.goaway", &[]);
 
     let started = std::time::Instant::now();
     let relay = RelayProc::start(&relay_config(tmp.path(), &pki, port, grants));
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
-    connector.wait_msg_from(established + 1, "link established", &[]);
+        .wait_event("link.registered", &[("connector.id", LEGAL)]);
+    connector.wait_event_from(established + 1, "link.established", &[]);
     let took = started.elapsed();
     assert!(
         took < std::time::Duration::from_secs(5),
@@ -260,12 +258,11 @@ fn connector_exits_cleanly_on_sigterm() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    relay.proc.wait_msg("connector registered", &[]);
+    relay.proc.wait_event("link.registered", &[]);
     assert!(connector.terminate(), "connector exits 0");
-    relay.proc.wait_msg(
-        "connector link closed",
-        &[("reason", "connector shutting down")],
-    );
+    relay
+        .proc
+        .wait_event("link.closed", &[("reason", "connector shutting down")]);
     assert!(relay.connectors().is_empty());
 }
 
@@ -309,10 +306,10 @@ fn ca_rotation_keeps_old_and_new_connectors() {
     );
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", "connector/old")]);
+        .wait_event("link.registered", &[("connector.id", "connector/old")]);
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", "connector/new")]);
+        .wait_event("link.registered", &[("connector.id", "connector/new")]);
     assert_eq!(relay.connectors().len(), 2);
 }
 
@@ -334,7 +331,7 @@ fn revocation_on_reload_cuts_the_live_link() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    relay.proc.wait_msg("connector registered", &[]);
+    relay.proc.wait_event("link.registered", &[]);
 
     sallyport(&[
         "pki",
@@ -344,20 +341,14 @@ fn revocation_on_reload_cuts_the_live_link() {
         cert.to_str().expect("utf-8"),
     ]);
     relay.proc.signal("HUP");
-    relay.proc.wait_msg("TLS material reloaded", &[]);
-    relay.proc.wait_msg(
-        "closing link: its certificate is no longer valid",
-        &[("reason", "Revoked")],
-    );
-    connector.wait_msg(
-        "link to relay lost",
-        &[("reason", "certificate no longer valid")],
-    );
-    let (n, _) = relay.proc.wait_msg_from(
-        0,
-        "link refused: TLS handshake failed",
-        &[("error", "Revoked")],
-    );
+    relay.proc.wait_event("tls.reloaded", &[]);
+    relay
+        .proc
+        .wait_event("link.revoked", &[("reason", "Revoked")]);
+    connector.wait_event("link.lost", &[("reason", "certificate no longer valid")]);
+    let (n, _) = relay
+        .proc
+        .wait_event_from(0, "link.refused", &[("error", "Revoked")]);
     assert!(n > 0);
     assert!(relay.connectors().is_empty());
 }
@@ -378,16 +369,16 @@ fn killed_relay_resets_the_old_link_when_it_restarts() {
         "connector",
         &["connector", "--config", cfg.to_str().expect("utf-8")],
     );
-    relay.proc.wait_msg("connector registered", &[]);
-    let (established, _) = connector.wait_msg_from(0, "link established", &[]);
+    relay.proc.wait_event("link.registered", &[]);
+    let (established, _) = connector.wait_event_from(0, "link.established", &[]);
     relay.proc.signal("KILL");
     drop(relay);
     let relay = RelayProc::start(&relay_config(tmp.path(), &pki, port, grants));
-    connector.wait_msg_from(established, "link to relay lost", &[("reason", "reset")]);
-    connector.wait_msg_from(established + 1, "link established", &[]);
+    connector.wait_event_from(established, "link.lost", &[("reason", "reset")]);
+    connector.wait_event_from(established + 1, "link.established", &[]);
     relay
         .proc
-        .wait_msg("connector registered", &[("connector.id", LEGAL)]);
+        .wait_event("link.registered", &[("connector.id", LEGAL)]);
 }
 
 #[test]
@@ -410,6 +401,6 @@ fn workers_flag_sizes_the_runtime_and_zero_is_refused() {
             conn_cfg.to_str().expect("utf-8"),
         ],
     );
-    connector.wait_msg("async runtime started", &[("workers", "1")]);
-    connector.wait_msg("link established", &[("accepted", "wiki")]);
+    connector.wait_event("runtime.started", &[("workers", "1")]);
+    connector.wait_event("link.established", &[("accepted", "wiki")]);
 }

@@ -118,8 +118,8 @@ async fn roles_decide_per_tool_and_lists_are_filtered() {
         .expect_err("not allowed");
     assert!(format!("{err}").contains("Unknown tool: ask_llm"), "{err}");
     c.cancel().await.expect("close");
-    w.relay.proc.wait_msg(
-        "denied",
+    w.relay.proc.wait_event(
+        "request.denied",
         &[("decision", "DENY demo/add by role legal-reader")],
     );
 
@@ -252,11 +252,10 @@ async fn policy_edit_takes_effect_without_restart_and_bad_edit_is_refused() {
         original.replace("groups = [\"legal\"]", "groups = [\"legal\"]\nbogus = 1"),
     )
     .expect("write");
-    let (n, _) = w.relay.proc.wait_msg_from(
-        0,
-        "policy reload failed; the previous policy stays in force",
-        &[("error", "bogus")],
-    );
+    let (n, _) = w
+        .relay
+        .proc
+        .wait_event_from(0, "policy.reload_failed", &[("error", "bogus")]);
     let still = s.post(&add).await.text().await.expect("body");
     assert!(still.contains("Unknown tool: add"), "{still}");
 
@@ -287,7 +286,7 @@ async fn policy_edit_takes_effect_without_restart_and_bad_edit_is_refused() {
     );
     assert_ne!(edited, original);
     std::fs::write(&w.config, edited).expect("write");
-    w.relay.proc.wait_msg_from(n, "policy reloaded", &[]);
+    w.relay.proc.wait_event_from(n, "policy.reloaded", &[]);
     let mut resp = s.post(&add).await;
     let (allowed, _) = read_until(&mut resp, Duration::from_secs(10), |t| {
         t.contains("\"result\"")

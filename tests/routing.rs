@@ -127,8 +127,8 @@ async fn new_sessions_spread_over_connectors_serving_one_server() {
             name,
             &["connector", "--config", cfg.to_str().expect("utf-8")],
         ));
-        relay.proc.wait_msg(
-            "connector registered",
+        relay.proc.wait_event(
+            "link.registered",
             &[("connector.id", &format!("connector/{name}"))],
         );
     }
@@ -138,8 +138,8 @@ async fn new_sessions_spread_over_connectors_serving_one_server() {
         sessions.push(RawSession::open(&url, &alice.key).await);
     }
     for c in &connectors {
-        let (first, _) = c.wait_msg_from(0, "session started", &[]);
-        let (second, _) = c.wait_msg_from(first + 1, "session started", &[]);
+        let (first, _) = c.wait_event_from(0, "session.started", &[]);
+        let (second, _) = c.wait_event_from(first + 1, "session.started", &[]);
         assert!(second > first);
     }
     // Each session keeps going to the connector that holds it.

@@ -89,7 +89,7 @@ async fn a_caller_over_its_stream_share_gets_429_and_others_are_served() {
     }
     relay
         .proc
-        .wait_msg("stream share exhausted", &[("user", "alice"), ("max", "2")]);
+        .wait_event("share.exhausted", &[("user", "alice"), ("max", "2")]);
 
     // Bob has his own share.
     let b = RawSession::open(&url, &bob.key).await;

@@ -105,7 +105,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
         endpoint.close(VarInt::from_u32(0), b"connector shutting down");
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
     }
-    info!("connector stopped");
+    info!(event = "connector.stopped", "connector stopped");
     Ok(())
 }
 

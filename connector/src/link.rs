@@ -72,16 +72,19 @@ pub(crate) async fn maintain(spec: Arc<LinkSpec>, shutdown: CancellationToken) {
             match attempt(&spec, &shutdown).await {
                 Ok(LinkEnd::Shutdown) => break,
                 Ok(LinkEnd::GoAway) => {
-                    info!("relay is draining; reconnecting");
+                    info!(
+                        event = "link.relay_draining",
+                        "relay is draining; reconnecting"
+                    );
                     backoff.reset();
                 }
                 Ok(LinkEnd::Lost(reason)) => {
-                    warn!(%reason, "link to relay lost");
+                    warn!(event = "link.lost", %reason, "link to relay lost");
                     if started.elapsed() >= STABLE_LINK {
                         backoff.reset();
                     }
                 }
-                Err(e) => warn!(error = %e, "link attempt failed"),
+                Err(e) => warn!(event = "link.attempt_failed", error = %e, "link attempt failed"),
             }
             let delay = backoff.next_delay(fastrand::f64());
             info!(
@@ -93,7 +96,7 @@ pub(crate) async fn maintain(spec: Arc<LinkSpec>, shutdown: CancellationToken) {
                 () = shutdown.cancelled() => break,
             }
         }
-        info!("link to relay stopped");
+        info!(event = "link.stopped", "link to relay stopped");
     }
     .instrument(span)
     .await
@@ -177,6 +180,7 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
         ));
     }
     info!(
+        event = "link.established",
         relay.name = %welcome.relay,
         version = welcome.version,
         accepted = ?welcome.decision.accepted.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -221,7 +225,7 @@ async fn control_loop(
         tokio::select! {
             frame = read.next() => match frame {
                 Some(Ok(ControlFrame::GoAway(g))) => {
-                    info!(reason = %g.reason, "relay sent GoAway");
+                    info!(event = "link.goaway", reason = %g.reason, "relay sent GoAway");
                     return LinkEnd::GoAway;
                 }
                 Some(Ok(ControlFrame::Decision(d))) => log_decision(&d),
@@ -317,6 +321,6 @@ fn close(conn: &Connection, code: CloseCode, reason: &str) {
 
 fn log_decision(decision: &Decision) {
     for refusal in &decision.refused {
-        warn!(server = %refusal.server, reason = %refusal.reason, "relay refused server");
+        warn!(event = "server.refused", server = %refusal.server, reason = %refusal.reason, "relay refused server");
     }
 }

@@ -281,7 +281,7 @@ async fn relay_body(write: &mut Write, mut body: BodyStream) -> Result<bool, Fra
             None => return Ok(true),
             Some(Ok(chunk)) => feed_chunks(write, chunk).await?,
             Some(Err(error)) => {
-                warn!(error = %error.message, "body failed after the response started");
+                warn!(event = "body.failed_after_head", error = %error.message, "body failed after the response started");
                 write.send(DataFrame::Error(error)).await?;
                 let _ = write.get_mut().finish();
                 return Ok(false);
@@ -390,7 +390,7 @@ async fn write_shared(write: &mut Write, parts: &mut [Bytes]) -> Result<(), Fram
 }
 
 async fn fail(write: &mut Write, error: StreamError) {
-    warn!(kind = ?error.kind, error = %error.message, "request failed");
+    warn!(event = "request.failed", kind = ?error.kind, error = %error.message, "request failed");
     if write.send(DataFrame::Error(error)).await.is_ok() {
         let _ = write.get_mut().finish();
     }

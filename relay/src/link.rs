@@ -85,12 +85,12 @@ pub(crate) async fn serve(
         let conn = match tokio::time::timeout(timeout, incoming).await {
             Err(_) => {
                 shared.metrics.handshake(HandshakeOutcome::Timeout);
-                warn!(?timeout, "link refused: TLS handshake timed out");
+                warn!(event = "link.refused", ?timeout, "link refused: TLS handshake timed out");
                 return;
             }
             Ok(Err(e)) => {
                 shared.metrics.handshake(HandshakeOutcome::TlsError);
-                warn!(error = %e, "link refused: TLS handshake failed");
+                warn!(event = "link.refused", error = %e, "link refused: TLS handshake failed");
                 return;
             }
             Ok(Ok(conn)) => conn,
@@ -102,7 +102,7 @@ pub(crate) async fn serve(
             }
             Err(refuse) => {
                 shared.metrics.handshake(refuse.outcome);
-                warn!(code = %refuse.code, reason = %refuse.reason, "link refused");
+                warn!(event = "link.refused", code = %refuse.code, reason = %refuse.reason, "link refused");
                 close(&conn, refuse.code, &refuse.reason);
             }
         }
@@ -204,6 +204,7 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
         &decision,
     );
     info!(
+        event = "link.registered",
         link.id = guard.id(),
         label = %hello.label,
         software = %hello.software,
@@ -316,7 +317,7 @@ async fn run(
                 Some(Ok(other)) => break (CloseCode::UnexpectedFrame,
                     format!("unexpected {} on the control stream", other.name())),
                 Some(Err(_)) | None if let Some(reason) = conn.close_reason() => {
-                    info!(link.id = link.guard.id(), %reason, "connector link closed");
+                    info!(event = "link.closed", link.id = link.guard.id(), %reason, "connector link closed");
                     return;
                 }
                 Some(Err(e)) => {
@@ -326,20 +327,20 @@ async fn run(
                 None => break (CloseCode::Normal, "connector closed its control stream".to_owned()),
             },
             reason = conn.closed() => {
-                info!(link.id = link.guard.id(), %reason, "connector link closed");
+                info!(event = "link.closed", link.id = link.guard.id(), %reason, "connector link closed");
                 return;
             }
             () = shutdown.cancelled() => {
                 drain(&conn, &mut control, shared.config.quic.drain_timeout).await;
-                info!(link.id = link.guard.id(), "connector link drained");
+                info!(event = "link.drained", link.id = link.guard.id(), "connector link drained");
                 return;
             }
         }
     };
     if end.0 == CloseCode::Normal {
-        info!(link.id = link.guard.id(), reason = %end.1, "connector link closed");
+        info!(event = "link.closed", link.id = link.guard.id(), reason = %end.1, "connector link closed");
     } else {
-        warn!(link.id = link.guard.id(), code = %end.0, reason = %end.1, "connector link closed by relay");
+        warn!(event = "link.closed", link.id = link.guard.id(), code = %end.0, reason = %end.1, "connector link closed by relay");
     }
     close(&conn, end.0, &end.1);
 }
@@ -394,6 +395,6 @@ fn audit_refusals(shared: &Shared, identity: &SpiffeId, decision: &Decision) {
 
 fn log_decision(decision: &Decision) {
     for refusal in &decision.refused {
-        warn!(server = %refusal.server, reason = %refusal.reason, "server refused");
+        warn!(event = "server.refused", server = %refusal.server, reason = %refusal.reason, "server refused");
     }
 }

@@ -248,7 +248,7 @@ impl Registry {
             })
             .collect();
         for (id, identity, conn, why) in &failing {
-            tracing::warn!(link.id = id, connector.id = %identity, reason = %why,
+            tracing::warn!(event = "link.revoked", link.id = id, connector.id = %identity, reason = %why,
                 "closing link: its certificate is no longer valid");
             let code =
                 quinn::VarInt::from_u32(sallyport_protocol::CloseCode::Unauthorized.to_u32());

@@ -223,7 +223,7 @@ impl Relay {
         let http_task = public.map(|p| {
             match p.listener.local_addr() {
                 Ok(addr) => {
-                    info!(http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving")
+                    info!(event = "http.serving", http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving")
                 }
                 Err(e) => warn!(error = %e, "HTTP listener address unknown"),
             }
@@ -243,6 +243,7 @@ impl Relay {
             admin_stop.clone(),
         ));
         info!(
+            event = "relay.serving",
             quic_addr = %endpoint.local_addr().map_err(|source| RelayError::Bind { what: "QUIC", addr: shared.config.quic.listen, source })?,
             relay = %shared.config.name,
             "relay serving"
@@ -285,7 +286,7 @@ impl Relay {
                         }
                         Err(_) => {
                             shared.metrics.handshake(HandshakeOutcome::Refused);
-                            warn!(remote = %incoming.remote_address(),
+                            warn!(event = "link.refused", remote = %incoming.remote_address(),
                                 limit = shared.config.quic.max_links,
                                 "link refused: connector link limit reached");
                             incoming.refuse();
@@ -295,7 +296,11 @@ impl Relay {
             }
         }
 
-        info!(links = shared.registry.len(), "relay draining");
+        info!(
+            event = "relay.draining",
+            links = shared.registry.len(),
+            "relay draining"
+        );
         draining.store(true, Ordering::Relaxed);
         let refuser = tokio::spawn(refuse_new(endpoint.clone(), Arc::clone(&shared.metrics)));
         http_stop.cancel();
@@ -319,7 +324,7 @@ impl Relay {
         let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
         admin_stop.cancel();
         let _ = admin_task.await;
-        info!("relay stopped");
+        info!(event = "relay.stopped", "relay stopped");
         Ok(())
     }
 }
@@ -348,7 +353,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Rela
 async fn refuse_new(endpoint: quinn::Endpoint, metrics: Arc<Metrics>) {
     while let Some(incoming) = endpoint.accept().await {
         metrics.handshake(HandshakeOutcome::Refused);
-        info!(remote = %incoming.remote_address(), "link refused: relay is draining");
+        info!(event = "link.refused", remote = %incoming.remote_address(), "link refused: relay is draining");
         incoming.refuse();
     }
 }
@@ -363,7 +368,7 @@ async fn serve_admin(
 ) {
     let addr = match listener.local_addr() {
         Ok(addr) => {
-            info!(admin_addr = %addr, "admin listener serving");
+            info!(event = "admin.serving", admin_addr = %addr, "admin listener serving");
             addr
         }
         Err(e) => {

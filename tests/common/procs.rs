@@ -111,21 +111,22 @@ impl Proc {
         }
     }
 
-    /// Waits for a line whose message is `message` and whose fields contain
-    /// every `(key, substring)` pair.
-    pub fn wait_msg(&self, message: &str, fields: &[(&str, &str)]) -> Value {
-        self.wait_msg_from(0, message, fields).1
+    /// Waits for a line whose `event` field is `event` and whose fields
+    /// contain every `(key, substring)` pair. Events are the stable names
+    /// the README's "Logs" lists; messages are prose and may change.
+    pub fn wait_event(&self, event: &str, fields: &[(&str, &str)]) -> Value {
+        self.wait_event_from(0, event, fields).1
     }
 
-    /// [`Proc::wait_msg`] from line index `from`.
-    pub fn wait_msg_from(
+    /// [`Proc::wait_event`] from line index `from`.
+    pub fn wait_event_from(
         &self,
         from: usize,
-        message: &str,
+        event: &str,
         fields: &[(&str, &str)],
     ) -> (usize, Value) {
-        self.wait_for_from(from, &format!("{message:?} with {fields:?}"), |v| {
-            msg(v) == message
+        self.wait_for_from(from, &format!("event {event:?} with {fields:?}"), |v| {
+            field(v, "event").as_deref() == Some(event)
                 && fields
                     .iter()
                     .all(|(k, want)| field(v, k).is_some_and(|got| got.contains(want)))
@@ -188,11 +189,6 @@ impl Drop for Proc {
     }
 }
 
-/// The `message` of a JSON log line.
-pub fn msg(v: &Value) -> &str {
-    v["fields"]["message"].as_str().unwrap_or("")
-}
-
 /// A field of a JSON log line, from the event or any enclosing span.
 pub fn field(v: &Value, key: &str) -> Option<String> {
     let as_text = |x: &Value| match x {
@@ -222,12 +218,12 @@ impl RelayProc {
             "relay",
             &["relay", "--config", config.to_str().expect("utf-8")],
         );
-        let serving = proc.wait_msg("relay serving", &[]);
+        let serving = proc.wait_event("relay.serving", &[]);
         let quic = field(&serving, "quic_addr")
             .expect("quic_addr")
             .parse()
             .expect("addr");
-        let admin_line = proc.wait_msg("admin listener serving", &[]);
+        let admin_line = proc.wait_event("admin.serving", &[]);
         let admin = field(&admin_line, "admin_addr")
             .expect("admin_addr")
             .parse()
@@ -275,7 +271,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 impl RelayProc {
     /// The bound client endpoint address.
     pub fn http(&self) -> SocketAddr {
-        let line = self.proc.wait_msg("HTTP listener serving", &[]);
+        let line = self.proc.wait_event("http.serving", &[]);
         field(&line, "http_addr")
             .expect("http_addr")
             .parse()

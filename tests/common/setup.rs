@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::procs::{Proc, RelayProc, field, msg};
+use super::procs::{Proc, RelayProc, field};
 use super::{bin, sallyport};
 
 /// A test PKI directory made with the CLI.
@@ -233,7 +233,8 @@ pub fn wait_served(relay: &RelayProc, server: &str) {
     relay
         .proc
         .wait_for(&format!("a connector serving {server}"), |v| {
-            msg(v) == "connector registered" && field(v, "accepted").is_some_and(|a| a != "0")
+            field(v, "event").as_deref() == Some("link.registered")
+                && field(v, "accepted").is_some_and(|a| a != "0")
         });
     let links = relay.connectors();
     assert!(

@@ -96,7 +96,7 @@ pub(crate) fn check_message(
     let name = target_name(target).to_owned();
     let decision = policy.decide(&who, server, target);
     if !decision.allowed {
-        tracing::info!(decision = %decision, "denied");
+        tracing::info!(event = "request.denied", decision = %decision, "denied");
         return Access::Deny {
             response: looks_unknown(env, target),
             target: Some(name),
@@ -144,7 +144,7 @@ pub(crate) fn check_server(
     if decision.allowed {
         return Ok(());
     }
-    tracing::info!(decision = %decision, "denied");
+    tracing::info!(event = "request.denied", decision = %decision, "denied");
     let mut err = HttpError::new(
         StatusCode::FORBIDDEN,
         -32001,

@@ -141,7 +141,11 @@ pub(super) async fn relay(
         }
         trail.session = Some(session);
     }
-    info!(status = status.as_u16(), "relayed");
+    info!(
+        event = "request.relayed",
+        status = status.as_u16(),
+        "relayed"
+    );
     Ok(out)
 }
 

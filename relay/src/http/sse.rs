@@ -343,7 +343,7 @@ impl Events {
     }
 
     fn abort(&mut self, why: &str) -> Step {
-        warn!(error = %why, "relayed event stream failed inside an event");
+        warn!(event = "stream.failed_in_event", error = %why, "relayed event stream failed inside an event");
         Step::Abort(abort(why))
     }
 }

@@ -140,6 +140,7 @@ impl AppState {
             .try_acquire(&principal.subject, agent)
             .map_err(|e| {
                 tracing::warn!(
+                    event = "share.exhausted",
                     user = %principal.subject,
                     agent = agent.unwrap_or(""),
                     held = e.held,

@@ -51,7 +51,10 @@ impl ClientTrust {
         match build(&self.bundle, self.crl.as_ref()) {
             Ok(verifier) => {
                 self.current.store(Arc::new(verifier));
-                tracing::info!("HTTPS client certificate trust reloaded");
+                tracing::info!(
+                    event = "https_trust.reloaded",
+                    "HTTPS client certificate trust reloaded"
+                );
             }
             Err(e) => tracing::warn!(
                 error = %e,

@@ -91,11 +91,11 @@ impl ReloadWatch {
         match crate::config::reload_policy(&self.policy, self.standalone) {
             Ok(policy) => {
                 app.policy.store(Arc::new(policy));
-                info!(source = %self.policy.display(), "policy reloaded");
+                info!(event = "policy.reloaded", source = %self.policy.display(), "policy reloaded");
                 true
             }
             Err(e) => {
-                warn!(error = %e, "policy reload failed; the previous policy stays in force");
+                warn!(event = "policy.reload_failed", error = %e, "policy reload failed; the previous policy stays in force");
                 false
             }
         }
@@ -104,6 +104,7 @@ impl ReloadWatch {
     fn reload_credentials(&self, app: &http::AppState) -> bool {
         let refused = |error: &dyn std::fmt::Display| {
             warn!(
+                event = "credentials.reload_failed",
                 source = %self.config.display(),
                 %error,
                 "credentials reload failed; the previous API keys and token issuers stay in force"
@@ -124,6 +125,7 @@ impl ReloadWatch {
         };
         app.auth.store(Arc::clone(&next));
         info!(
+            event = "credentials.reloaded",
             source = %self.config.display(),
             api_keys = next.api_key_count(),
             issuers = next.issuers().count(),
@@ -148,10 +150,12 @@ pub(super) fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
     match quic::server_config(&shared.config.quic) {
         Ok(config) => {
             endpoint.set_server_config(Some(config));
-            info!("TLS material reloaded");
+            info!(event = "tls.reloaded", "TLS material reloaded");
             recheck_links(shared);
         }
-        Err(e) => warn!(error = %e, "TLS reload failed; keeping the previous certificates and CRL"),
+        Err(e) => {
+            warn!(event = "tls.reload_failed", error = %e, "TLS reload failed; keeping the previous certificates and CRL")
+        }
     }
 }
 

@@ -185,7 +185,7 @@ impl Sessions {
             slot.kept();
         }
         end_unless_kept.disarm();
-        info!(server = %ctx.server, session = %id, origin, "session started");
+        info!(event = "session.started", server = %ctx.server, session = %id, origin, "session started");
         Ok(BridgeReply::Json {
             status: 200,
             session: Some(id),

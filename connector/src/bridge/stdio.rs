@@ -275,6 +275,26 @@ fn log_head(text: &str) -> &str {
     &text[..end]
 }
 
+/// The JSON-RPC message of a line the MCP server wrote, or `None` (logged)
+/// when the line is not UTF-8 or not a JSON-RPC message: such a line is
+/// skipped, never forwarded.
+fn server_message(line: &[u8]) -> Option<Envelope<'_>> {
+    let Ok(text) = std::str::from_utf8(line) else {
+        tracing::warn!(
+            bytes = line.len(),
+            "MCP server wrote a non-UTF-8 line; skipped"
+        );
+        return None;
+    };
+    match Envelope::parse(text) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, line = %log_head(text), "MCP server wrote a non-JSON-RPC line; skipped");
+            None
+        }
+    }
+}
+
 /// An SSE event carrying one JSON-RPC message.
 fn event(data: Bytes) -> SseItem {
     SseItem::Event(SseEvent {

@@ -25,7 +25,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::child::{self, Event, Exit};
 use super::envelope::{self, Envelope, Kind, restore, upstream_id};
-use super::{Ctx, lock, log_head, write_stdin};
+use super::{Ctx, lock, server_message, write_stdin};
 
 /// JSON-RPC code for "the server process is gone".
 const INTERNAL_ERROR: i64 = -32603;
@@ -187,19 +187,8 @@ impl Worker {
     }
 
     async fn route(&self, line: Bytes) {
-        let Ok(text) = std::str::from_utf8(&line) else {
-            warn!(
-                bytes = line.len(),
-                "MCP server wrote a non-UTF-8 line; skipped"
-            );
+        let Some(message) = server_message(&line) else {
             return;
-        };
-        let message = match Envelope::parse(text) {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(error = %e, line = %log_head(text), "MCP server wrote a non-JSON-RPC line; skipped");
-                return;
-            }
         };
         if message.kind() == Kind::Request {
             return self.refuse_server_request(&message).await;

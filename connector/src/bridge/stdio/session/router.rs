@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::bridge::stdio::child::{Event, Exit};
-use crate::bridge::stdio::envelope::{self, Envelope, restore, upstream_id};
+use crate::bridge::stdio::envelope::{self, restore, upstream_id};
 use crate::bridge::stdio::route::{Entry, Target, target};
 use crate::bridge::stdio::sessions::Table;
-use crate::bridge::stdio::{event, lock, log_head};
+use crate::bridge::stdio::{event, lock, log_head, server_message};
 
 use super::{BACKLOG, DELIVER_GRACE, INTERNAL_ERROR, REQUEST_TIMEOUT, Session};
 
@@ -107,19 +107,8 @@ impl Session {
     }
 
     async fn route(&self, line: Bytes) {
-        let Ok(text) = std::str::from_utf8(&line) else {
-            warn!(
-                bytes = line.len(),
-                "MCP server wrote a non-UTF-8 line; skipped"
-            );
+        let Some(message) = server_message(&line) else {
             return;
-        };
-        let message = match Envelope::parse(text) {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(error = %e, line = %log_head(text), "MCP server wrote a non-JSON-RPC line; skipped");
-                return;
-            }
         };
         let delivery = {
             let mut state = lock(&self.state);

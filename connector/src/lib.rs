@@ -21,6 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use quinn::VarInt;
+use sallyport_protocol::CloseCode;
 use sallyport_protocol::control::{Hello, ServerOffer, Transport};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -102,7 +103,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
     tasks.wait().await;
     bridges.shutdown();
     for endpoint in std::iter::once(v4).chain(v6) {
-        endpoint.close(VarInt::from_u32(0), b"connector shutting down");
+        endpoint.close(
+            VarInt::from_u32(CloseCode::Normal.to_u32()),
+            b"connector shutting down",
+        );
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
     }
     info!(event = "connector.stopped", "connector stopped");

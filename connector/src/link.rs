@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use quinn::{Connection, ConnectionError, VarInt};
 use sallyport_protocol::control::{ControlFrame, Decision, Hello};
 use sallyport_protocol::version::{Preamble, VersionRange};
-use sallyport_protocol::{CloseCode, FrameCodec};
+use sallyport_protocol::{CloseCode, FrameCodec, MAX_CONTROL_FRAME};
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +21,6 @@ use crate::config::{LinkTiming, RelayAddr};
 use crate::error::LinkError;
 use crate::streams::{self, Bridges};
 
-const MAX_CONTROL_FRAME: usize = 1024 * 1024;
 /// A link that lived this long resets the backoff when it ends.
 const STABLE_LINK: Duration = Duration::from_secs(10);
 /// After `GoAway`, in-flight requests get this long before the link closes.

@@ -15,7 +15,7 @@ use sallyport_protocol::data::{
 };
 use sallyport_protocol::framed::{DataCodec, FramedError};
 use sallyport_protocol::version::EVENT_DATA;
-use sallyport_protocol::{CloseCode, ServerName};
+use sallyport_protocol::{BODY_CHUNK, CloseCode, ServerName};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -26,8 +26,6 @@ use crate::bridge::{
     BodyStream, Bridge, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
 };
 
-/// JSON bodies are sent in chunks of at most this size.
-const CHUNK: usize = 64 * 1024;
 /// Body chunks from this size on are sent without copying (`feed_body`).
 const SHARE_BODY_FROM: usize = 4096;
 /// Time the relay has to send the request head and body.
@@ -340,10 +338,10 @@ fn join(parts: &[Bytes]) -> Bytes {
     all.freeze()
 }
 
-/// Queues `body` as `Body` frames of at most [`CHUNK`] bytes.
+/// Queues `body` as `Body` frames of at most [`BODY_CHUNK`] bytes.
 async fn feed_chunks(write: &mut Write, mut body: Bytes) -> Result<(), FramedError> {
     while !body.is_empty() {
-        let chunk = body.split_to(body.len().min(CHUNK));
+        let chunk = body.split_to(body.len().min(BODY_CHUNK));
         feed_body(write, chunk).await?;
     }
     Ok(())

@@ -32,6 +32,21 @@ pub enum CloseCode {
 }
 
 impl CloseCode {
+    /// Every code this build knows, in wire order; `README.md` lists the
+    /// same codes in its "Close codes" table.
+    pub const KNOWN: [CloseCode; 10] = [
+        CloseCode::Normal,
+        CloseCode::GoingAway,
+        CloseCode::ProtocolError,
+        CloseCode::FrameTooLarge,
+        CloseCode::VersionMismatch,
+        CloseCode::UnexpectedFrame,
+        CloseCode::Unauthorized,
+        CloseCode::Timeout,
+        CloseCode::Internal,
+        CloseCode::Cancelled,
+    ];
+
     /// The numeric value sent on the wire.
     pub fn to_u32(self) -> u32 {
         match self {

@@ -7,15 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use quinn::{RecvStream, SendStream, VarInt};
-use sallyport_protocol::CloseCode;
 use sallyport_protocol::data::{DataFrame, RequestHead, ResponseHead, StreamError};
 use sallyport_protocol::framed::{DataCodec, FramedError};
+use sallyport_protocol::{BODY_CHUNK, CloseCode};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::registry::Route;
-
-/// Request bodies travel in chunks of at most this size.
-const CHUNK: usize = 64 * 1024;
 
 /// Why a request could not be carried.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +142,7 @@ pub async fn forward(
         write.feed(DataFrame::RequestHead(head)).await?;
         let mut rest = body;
         while !rest.is_empty() {
-            let chunk = rest.split_to(rest.len().min(CHUNK));
+            let chunk = rest.split_to(rest.len().min(BODY_CHUNK));
             write.feed(DataFrame::Body(chunk)).await?;
         }
         write.send(DataFrame::BodyEnd).await?;

@@ -15,7 +15,7 @@ use sallyport_pki::identity::SpiffeId;
 use sallyport_protocol::control::{ControlFrame, Decision, GoAway, Hello, Reject, Welcome};
 use sallyport_protocol::framed::FramedError;
 use sallyport_protocol::version::{self, Preamble, VersionRange};
-use sallyport_protocol::{CloseCode, FrameCodec};
+use sallyport_protocol::{CloseCode, FrameCodec, MAX_CONTROL_FRAME};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
@@ -24,9 +24,6 @@ use crate::config::Config;
 use crate::grants::{self, LinkDecision};
 use crate::metrics::{HandshakeOutcome, Metrics};
 use crate::registry::{LinkGuard, NewLink, Registry};
-
-/// The largest control frame accepted (a `Hello` with many servers fits).
-const MAX_CONTROL_FRAME: usize = 1024 * 1024;
 
 /// What every link task shares.
 #[derive(Debug)]

@@ -3,5 +3,6 @@
 //! an in-memory MCP server (`sallyport-testkit`).
 
 mod inprocess {
+    mod policy;
     mod roundtrip;
 }

@@ -224,9 +224,10 @@ impl MemoryServer {
                 let echoed = params["arguments"]["text"].as_str().unwrap_or(known);
                 Ok(text(id, echoed))
             }
+            // What the MCP SDKs answer for a tool they do not have.
             unknown => Ok(Bytes::from(
                 json!({"jsonrpc": "2.0", "id": id,
-                    "error": {"code": -32602, "message": format!("unknown tool {unknown}")}})
+                    "error": {"code": -32602, "message": format!("Unknown tool: {unknown}")}})
                 .to_string(),
             )),
         }

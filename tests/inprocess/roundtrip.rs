@@ -1,7 +1,7 @@
 //! Both eras end to end: what the client sends reaches the server, and
 //! what the server answers reaches the client.
 
-use sallyport_testkit::{MemoryServer, World, call_tool, rpc};
+use sallyport_testkit::{MemoryServer, STATELESS_VERSION, World, call_tool, rpc};
 use serde_json::json;
 
 #[tokio::test]
@@ -50,4 +50,32 @@ async fn a_session_era_round_trip() {
     assert_eq!(caller.groups, ["legal"]);
     // The relay's session id is its own sealed token, not the upstream's.
     assert!(!session.id.contains("upstream-"), "{}", session.id);
+}
+
+#[tokio::test]
+async fn a_stateless_era_round_trip() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+
+    let list = alice
+        .stateless("files", &rpc(1, "tools/list", json!({})))
+        .await
+        .expect("list");
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(list.tool_names(), ["echo", "fail", "wait"]);
+    assert_eq!(list.header("mcp-session-id"), None);
+
+    let call = call_tool(2, "echo", json!({"text": "no session"}));
+    let reply = alice.stateless("files", &call).await.expect("call");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.json()["result"]["content"][0]["text"], "no session");
+
+    let seen = files.seen();
+    assert_eq!(seen.methods, ["tools/list", "tools/call"]);
+    assert_eq!(seen.protocol_version.as_deref(), Some(STATELESS_VERSION));
 }

@@ -3,6 +3,7 @@
 //! an in-memory MCP server (`sallyport-testkit`).
 
 mod inprocess {
+    mod errors;
     mod policy;
     mod roundtrip;
 }

@@ -40,6 +40,48 @@ use crate::streams::Bridges;
 
 /// Holds a link to every configured relay until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ConnectorError> {
+    let bridges = bridges(&config, Default::default())?;
+    run_on(config, &client_endpoint, bridges, shutdown).await
+}
+
+/// [`run`] without sockets, for in-process tests: every relay link dials
+/// through `socket` (an in-memory network; the relay's address is the
+/// configured `relay` literal), and the servers named in `bridges` are
+/// served by those bridges instead of their configured upstreams (which
+/// still decide the transport the `Hello` offers). Names not in the config
+/// are ignored.
+#[cfg(feature = "test-support")]
+pub async fn run_in_memory(
+    config: Config,
+    socket: Arc<dyn quinn::AsyncUdpSocket>,
+    bridges: std::collections::HashMap<sallyport_protocol::ServerName, Arc<dyn Bridge>>,
+    shutdown: CancellationToken,
+) -> Result<(), ConnectorError> {
+    let runtime = quinn::default_runtime().ok_or_else(|| {
+        ConnectorError::Socket(std::io::Error::other("no async runtime for QUIC"))
+    })?;
+    let endpoint = quinn::Endpoint::new_with_abstract_socket(
+        quinn::EndpointConfig::default(),
+        None,
+        socket,
+        runtime,
+    )
+    .map_err(ConnectorError::Socket)?;
+    let bridges = self::bridges(&config, bridges)?;
+    let same = move |_: SocketAddr| Ok(endpoint.clone());
+    run_on(config, &same, bridges, shutdown).await
+}
+
+type Bridged = std::collections::HashMap<sallyport_protocol::ServerName, Arc<dyn Bridge>>;
+
+/// [`run`] with its endpoints made by `endpoint_for` (given the wildcard
+/// address of the family a relay needs) and its bridges given.
+async fn run_on(
+    config: Config,
+    endpoint_for: &(dyn Fn(SocketAddr) -> Result<quinn::Endpoint, ConnectorError> + Sync),
+    bridges: Bridged,
+    shutdown: CancellationToken,
+) -> Result<(), ConnectorError> {
     let client_config = quic_client_config(&config)?;
     let hello = Hello {
         label: config.label.clone(),
@@ -58,11 +100,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             .collect(),
     };
     let bridges = Arc::new(Bridges {
-        map: bridges(&config)?,
+        map: bridges,
         max_body: config.limits.max_body,
         max_frame: sallyport_protocol::codec::DEFAULT_MAX_FRAME_LEN,
     });
-    let v4 = client_endpoint(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+    let v4 = endpoint_for(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
     let mut v6 = None;
     let tasks = TaskTracker::new();
     for relay in &config.relays {
@@ -71,7 +113,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             match &v6 {
                 Some(e) => Clone::clone(e),
                 None => {
-                    let e = client_endpoint(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))?;
+                    let e = endpoint_for(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))?;
                     v6 = Some(e.clone());
                     e
                 }
@@ -113,15 +155,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
     Ok(())
 }
 
-/// One bridge per configured server.
-fn bridges(
-    config: &Config,
-) -> Result<
-    std::collections::HashMap<sallyport_protocol::ServerName, Arc<dyn Bridge>>,
-    ConnectorError,
-> {
-    let mut map: std::collections::HashMap<_, Arc<dyn Bridge>> = Default::default();
+/// One bridge per configured server: the one in `given`, or else one for
+/// its configured upstream.
+fn bridges(config: &Config, mut given: Bridged) -> Result<Bridged, ConnectorError> {
+    let mut map: Bridged = Default::default();
     for server in &config.servers {
+        if let Some(bridge) = given.remove(&server.name) {
+            map.insert(server.name.clone(), bridge);
+            continue;
+        }
         let bridge: Arc<dyn Bridge> = match &server.upstream {
             Upstream::Stdio { command, env, cwd } => Arc::new(StdioBridge::new(
                 server.name.clone(),

@@ -31,6 +31,29 @@ pub(crate) fn bind_endpoint(q: &QuicConfig) -> Result<quinn::Endpoint, RelayErro
     .map_err(bind_error)
 }
 
+/// The QUIC listener on an abstract socket (an in-memory network in tests),
+/// with the TLS and transport settings of [`bind_endpoint`].
+#[cfg(feature = "test-support")]
+pub(crate) fn endpoint_on(
+    q: &QuicConfig,
+    socket: Arc<dyn quinn::AsyncUdpSocket>,
+) -> Result<quinn::Endpoint, RelayError> {
+    let bind_error = |source| RelayError::Bind {
+        what: "QUIC",
+        addr: q.listen,
+        source,
+    };
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| bind_error(std::io::Error::other("no async runtime for QUIC")))?;
+    quinn::Endpoint::new_with_abstract_socket(
+        endpoint_config(q)?,
+        Some(server_config(q)?),
+        socket,
+        runtime,
+    )
+    .map_err(bind_error)
+}
+
 /// The endpoint's stateless-reset key is derived from the relay's private
 /// key file, so a restarted relay can reset its predecessor's connections:
 /// connectors notice at once instead of after their idle timeout.

@@ -134,6 +134,8 @@ pub struct Registry {
     next_id: AtomicU64,
     turn: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Bumped after every insert, update and removal.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Registry {
@@ -144,6 +146,7 @@ impl Registry {
             next_id: AtomicU64::new(1),
             turn: AtomicU64::new(0),
             metrics,
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -185,6 +188,7 @@ impl Registry {
             links.len()
         };
         self.metrics.set_connectors(n);
+        self.changed();
         LinkGuard {
             registry: Arc::clone(self),
             id,
@@ -197,6 +201,18 @@ impl Registry {
             entry.info.servers = decision.accepted.clone();
             entry.info.refused = decision.refused.iter().map(RefusalInfo::from).collect();
         }
+        self.changed();
+    }
+
+    /// A receiver that sees a new value after every change to the set of
+    /// links or their servers, so a caller can wait for a link instead of
+    /// polling: `rx.wait_for(|_| registry.serves(&server))`.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The least loaded link serving `server`, for a new session or a
@@ -295,6 +311,7 @@ impl Registry {
             links.len()
         };
         self.metrics.set_connectors(n);
+        self.changed();
     }
 }
 

@@ -37,13 +37,16 @@ pub struct Relay {
     shared: Arc<Shared>,
     reload: Arc<tokio::sync::Notify>,
     endpoint: quinn::Endpoint,
-    admin: TcpListener,
+    /// `None` only in memory (`test-support`): no admin API.
+    admin: Option<TcpListener>,
     public: Option<PublicEndpoint>,
 }
 
 /// The bound HTTP(S) endpoint for remote clients.
 struct PublicEndpoint {
-    listener: TcpListener,
+    /// `None` only in memory (`test-support`): requests come through
+    /// [`Relay::http_router`].
+    listener: Option<TcpListener>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// The client-certificate trust of `tls`, reloaded with the TLS
     /// material.
@@ -71,6 +74,51 @@ impl Relay {
                 addr: config.admin.listen,
                 source,
             })?;
+        let listener = match &config.http {
+            Some(h) => {
+                Some(
+                    TcpListener::bind(h.listen)
+                        .await
+                        .map_err(|source| RelayError::Bind {
+                            what: "HTTP",
+                            addr: h.listen,
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        Self::assemble(config, endpoint, Some(admin), listener).await
+    }
+
+    /// A relay without sockets, for in-process tests: its QUIC endpoint runs
+    /// on `socket` (an in-memory network), it has no admin listener, and
+    /// its `[http]` endpoint is served only through [`Relay::http_router`].
+    /// Everything else (TLS, grants, auth, policy, audit) is as configured.
+    #[cfg(feature = "test-support")]
+    pub async fn bind_in_memory(
+        config: Config,
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+    ) -> Result<Self, RelayError> {
+        let endpoint = quic::endpoint_on(&config.quic, socket)?;
+        Self::assemble(config, endpoint, None, None).await
+    }
+
+    /// The router of the `[http]` endpoint, with every layer a listener
+    /// would serve (`Host` rules first) but without the connection
+    /// timeouts; `None` without `[http]`. For in-process tests.
+    #[cfg(feature = "test-support")]
+    pub fn http_router(&self) -> Option<axum::Router> {
+        let public = self.public.as_ref()?;
+        Some(http::router(Arc::clone(&public.app)).router)
+    }
+
+    async fn assemble(
+        config: Config,
+        endpoint: quinn::Endpoint,
+        admin: Option<TcpListener>,
+        listener: Option<TcpListener>,
+    ) -> Result<Self, RelayError> {
         let metrics = Arc::new(Metrics::new());
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
         let audit = config
@@ -85,14 +133,6 @@ impl Relay {
             .map_err(|e| RelayError::Audit(e.to_string()))?;
         let public = match &config.http {
             Some(h) => {
-                let listener =
-                    TcpListener::bind(h.listen)
-                        .await
-                        .map_err(|source| RelayError::Bind {
-                            what: "HTTP",
-                            addr: h.listen,
-                            source,
-                        })?;
                 let mut client_trust = None;
                 let tls = match &h.tls {
                     Some((cert, key)) if h.client_certs => {
@@ -121,7 +161,8 @@ impl Relay {
                         .map_err(|e| crate::ConfigError::invalid(e.to_string()))?
                         .with_public_url(h.public_url.clone());
                 let local_hosts = listener
-                    .local_addr()
+                    .as_ref()
+                    .and_then(|l| l.local_addr().ok())
                     .map(http::local_hosts)
                     .unwrap_or_default();
                 let app = Arc::new(http::AppState {
@@ -182,14 +223,17 @@ impl Relay {
 
     /// The bound admin address.
     pub fn admin_addr(&self) -> std::io::Result<SocketAddr> {
-        self.admin.local_addr()
+        match &self.admin {
+            Some(admin) => admin.local_addr(),
+            None => Err(std::io::Error::other("no admin listener (in memory)")),
+        }
     }
 
     /// The bound HTTP(S) address for remote clients, if enabled.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.public
             .as_ref()
-            .and_then(|p| p.listener.local_addr().ok())
+            .and_then(|p| p.listener.as_ref()?.local_addr().ok())
     }
 
     /// A handle that makes the serving relay reload its TLS material (the
@@ -220,28 +264,36 @@ impl Relay {
         let client_trust = public.as_ref().and_then(|p| p.client_trust.clone());
         let mut watch = ReloadWatch::new(&shared.config);
         let http_stop = CancellationToken::new();
-        let http_task = public.map(|p| {
-            match p.listener.local_addr() {
+        let http_task = public.and_then(|p| {
+            let listener = p.listener?;
+            match listener.local_addr() {
                 Ok(addr) => {
                     info!(event = "http.serving", http_addr = %addr, tls = p.tls.is_some(), "HTTP listener serving")
                 }
                 Err(e) => warn!(error = %e, "HTTP listener address unknown"),
             }
             let app = http::router(p.app);
-            tokio::spawn(http::serve(p.listener, p.tls, app, http_stop.clone()))
+            Some(tokio::spawn(http::serve(
+                listener,
+                p.tls,
+                app,
+                http_stop.clone(),
+            )))
         });
         let draining = Arc::new(AtomicBool::new(false));
         let admin_stop = CancellationToken::new();
-        let admin_task = tokio::spawn(serve_admin(
-            admin,
-            shared.config.admin.clone(),
-            AdminState {
-                registry: Arc::clone(&shared.registry),
-                metrics: Arc::clone(&shared.metrics),
-                draining: Arc::clone(&draining),
-            },
-            admin_stop.clone(),
-        ));
+        let admin_task = admin.map(|admin| {
+            tokio::spawn(serve_admin(
+                admin,
+                shared.config.admin.clone(),
+                AdminState {
+                    registry: Arc::clone(&shared.registry),
+                    metrics: Arc::clone(&shared.metrics),
+                    draining: Arc::clone(&draining),
+                },
+                admin_stop.clone(),
+            ))
+        });
         info!(
             event = "relay.serving",
             quic_addr = %endpoint.local_addr().map_err(|source| RelayError::Bind { what: "QUIC", addr: shared.config.quic.listen, source })?,
@@ -323,7 +375,9 @@ impl Relay {
         );
         let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
         admin_stop.cancel();
-        let _ = admin_task.await;
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         info!(event = "relay.stopped", "relay stopped");
         Ok(())
     }

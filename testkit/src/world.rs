@@ -1,0 +1,300 @@
+//! The whole system in one process: a test PKI made with `sallyport-pki`,
+//! a relay and a connector parsed from config text like the binaries', on
+//! one in-memory [`Network`], with [`MemoryServer`]s behind the connector.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sallyport_connector::bridge::Bridge;
+use sallyport_pki::{ApiKey, Pki, Validity};
+use sallyport_protocol::ServerName;
+use sallyport_relay::registry::Registry;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::net::Network;
+use crate::server::MemoryServer;
+use crate::{Error, WAIT};
+
+/// The relay's address on the in-memory network.
+pub const RELAY_ADDR: &str = "10.0.0.1:4433";
+/// The connector's address on the in-memory network.
+pub const CONNECTOR_ADDR: &str = "10.0.0.2:50000";
+
+/// A policy that lets `alice@acme.com` use everything.
+pub const ALLOW_ALICE: &str = r#"
+[[role]]
+name = "everything"
+allow = ["*/*"]
+
+[[binding]]
+role = "everything"
+users = ["alice@acme.com"]
+"#;
+
+/// How to build a [`World`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    servers: Vec<(String, MemoryServer)>,
+    policy: String,
+    relay_extra: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            policy: ALLOW_ALICE.to_owned(),
+            relay_extra: String::new(),
+        }
+    }
+}
+
+impl Builder {
+    /// Serves `name` with `server` (granted to the connector).
+    pub fn server(mut self, name: &str, server: MemoryServer) -> Self {
+        self.servers.push((name.to_owned(), server));
+        self
+    }
+
+    /// Replaces the policy (`[[role]]` and `[[binding]]` TOML).
+    pub fn policy(mut self, toml: &str) -> Self {
+        self.policy = toml.to_owned();
+        self
+    }
+
+    /// Keys added to the relay's `[http]` section, e.g.
+    /// `response_timeout_ms = 500`.
+    pub fn http(mut self, toml: &str) -> Self {
+        self.relay_extra.push_str(toml);
+        self.relay_extra.push('\n');
+        self
+    }
+
+    /// Starts the relay and the connector and waits until the relay
+    /// routes every server.
+    pub async fn start(self) -> Result<World, Error> {
+        World::start(self).await
+    }
+}
+
+/// A running relay and connector; both stop when it is dropped.
+#[derive(Debug)]
+pub struct World {
+    /// The network both run on.
+    pub net: Network,
+    /// An API key for `alice@acme.com` (group `legal`).
+    pub alice: ApiKey,
+    /// An API key for `bob@acme.com` (group `eng`).
+    pub bob: ApiKey,
+    router: axum::Router,
+    registry: Arc<Registry>,
+    relay_stop: CancellationToken,
+    relay: Option<JoinHandle<Result<(), sallyport_relay::RelayError>>>,
+    connector_stop: CancellationToken,
+    connector: Option<JoinHandle<Result<(), sallyport_connector::ConnectorError>>>,
+    _tmp: tempfile::TempDir,
+}
+
+impl World {
+    /// A builder with the default policy ([`ALLOW_ALICE`]) and no servers.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    async fn start(b: Builder) -> Result<World, Error> {
+        let tmp = tempfile::tempdir()?;
+        let pki = Pki::init(tmp.path().join("pki"), "acme.internal".parse()?, false)?;
+        let relay_ip = addr(RELAY_ADDR).ip();
+        pki.issue_relay(
+            &["relay.test".into()],
+            &[relay_ip],
+            Validity::days(1)?,
+            false,
+        )?;
+        let issued = pki.issue_connector(&"dc1".parse()?, Validity::days(1)?, false)?;
+        let alice = ApiKey::generate("alice@acme.com", &["legal".into()])?;
+        let bob = ApiKey::generate("bob@acme.com", &["eng".into()])?;
+
+        let names: Vec<&str> = b.servers.iter().map(|(n, _)| n.as_str()).collect();
+        let relay_toml = relay_toml(&pki, &issued.spiffe_id.to_string(), &names, &b)
+            + &alice.toml_entry()
+            + "\n"
+            + &bob.toml_entry();
+        let relay_config = sallyport_relay::Config::parse(&relay_toml, tmp.path())?;
+        let connector_toml = connector_toml(&pki, &issued, &names);
+        let no_env = |_: &str| None;
+        let connector_config =
+            sallyport_connector::Config::parse(&connector_toml, tmp.path(), &no_env)?;
+
+        let net = Network::new();
+        let relay =
+            sallyport_relay::Relay::bind_in_memory(relay_config, net.bind(addr(RELAY_ADDR)))
+                .await?;
+        let router = relay.http_router().ok_or(Error::NoHttp)?;
+        let registry = relay.registry();
+        let relay_stop = CancellationToken::new();
+        let relay_task = tokio::spawn(relay.serve(relay_stop.clone()));
+
+        let bridges: HashMap<ServerName, Arc<dyn Bridge>> = b
+            .servers
+            .iter()
+            .map(|(n, s)| Ok((ServerName::new(n.as_str())?, s.bridge())))
+            .collect::<Result<_, Error>>()?;
+        let connector_stop = CancellationToken::new();
+        let connector_task = tokio::spawn(sallyport_connector::run_in_memory(
+            connector_config,
+            net.bind(addr(CONNECTOR_ADDR)),
+            bridges,
+            connector_stop.clone(),
+        ));
+        let world = World {
+            net,
+            alice,
+            bob,
+            router,
+            registry,
+            relay_stop,
+            relay: Some(relay_task),
+            connector_stop,
+            connector: Some(connector_task),
+            _tmp: tmp,
+        };
+        for name in names {
+            world.wait_served(name, true).await?;
+        }
+        Ok(world)
+    }
+
+    /// A client of the relay's HTTP endpoint with `key`'s bearer token.
+    pub fn client(&self, key: &ApiKey) -> Client {
+        Client::new(self.router.clone(), Some(key.key().to_owned()))
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::new(self.router.clone(), None)
+    }
+
+    /// Waits (at most [`WAIT`]) until the relay routes `server` (`served`)
+    /// or no longer does.
+    pub async fn wait_served(&self, server: &str, served: bool) -> Result<(), Error> {
+        let name = ServerName::new(server)?;
+        let mut changes = self.registry.subscribe();
+        let registry = Arc::clone(&self.registry);
+        let wait = changes.wait_for(|_| registry.serves(&name) == served);
+        match tokio::time::timeout(WAIT, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::NotServed(server.to_owned())),
+        }
+    }
+
+    /// Stops the connector and waits until it has stopped.
+    pub async fn stop_connector(&mut self) -> Result<(), Error> {
+        self.connector_stop.cancel();
+        if let Some(task) = self.connector.take() {
+            bounded(task).await??;
+        }
+        Ok(())
+    }
+
+    /// Starts the relay's drain (what SIGTERM does): links get `GoAway`.
+    pub fn begin_drain(&self) {
+        self.relay_stop.cancel();
+    }
+
+    /// Waits until the relay has stopped (after [`World::begin_drain`]).
+    pub async fn relay_stopped(&mut self) -> Result<(), Error> {
+        if let Some(task) = self.relay.take() {
+            bounded(task).await??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.connector_stop.cancel();
+        self.relay_stop.cancel();
+    }
+}
+
+async fn bounded<T>(task: JoinHandle<T>) -> Result<T, Error> {
+    match tokio::time::timeout(WAIT, task).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Task(e)),
+        Err(_) => Err(Error::Timeout),
+    }
+}
+
+fn addr(text: &str) -> SocketAddr {
+    // The constants above are valid socket addresses.
+    text.parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn relay_toml(pki: &Pki, connector: &str, servers: &[&str], b: &Builder) -> String {
+    let dir = pki.dir().display();
+    let list: Vec<String> = servers.iter().map(|s| format!("{s:?}")).collect();
+    format!(
+        r#"name = "test-relay"
+[quic]
+listen = "{RELAY_ADDR}"
+cert = "{dir}/relay.pem"
+key = "{dir}/relay.key"
+trust_bundle = "{dir}/bundle.pem"
+crl = "{dir}/crl.pem"
+drain_timeout_ms = 5000
+
+[admin]
+listen = "127.0.0.1:0"
+
+[audit]
+path = "audit.jsonl"
+
+[http]
+listen = "127.0.0.1:0"
+public_url = "http://relay.test"
+insecure_plain_http = true
+{extra}
+[[connector]]
+id = {connector:?}
+servers = [{servers}]
+{policy}
+"#,
+        extra = b.relay_extra,
+        servers = list.join(", "),
+        policy = b.policy,
+    )
+}
+
+fn connector_toml(pki: &Pki, issued: &sallyport_pki::Issued, servers: &[&str]) -> String {
+    let mut text = format!(
+        r#"relay = "{RELAY_ADDR}"
+relay_name = "relay.test"
+cert = "{cert}"
+key = "{key}"
+trust_bundle = "{dir}/bundle.pem"
+label = "memory"
+
+[link]
+keepalive_ms = 1000
+idle_timeout_ms = 10000
+connect_timeout_ms = 5000
+backoff_initial_ms = 100
+backoff_max_ms = 1000
+"#,
+        cert = issued.cert_path.display(),
+        key = issued.key_path.display(),
+        dir = pki.dir().display(),
+    );
+    for s in servers {
+        // The upstream is never dialled: the memory server replaces it.
+        text.push_str(&format!(
+            "\n[[server]]\nname = {s:?}\nurl = \"http://upstream.invalid/mcp\"\n"
+        ));
+    }
+    text
+}

@@ -1,0 +1,9 @@
+//! The request path in one process, without sockets: relay router →
+//! forwarder → QUIC link on an in-memory network → connector streams →
+//! an in-memory MCP server (`sallyport-testkit`).
+
+mod inprocess {
+    mod errors;
+    mod policy;
+    mod roundtrip;
+}

@@ -1,0 +1,131 @@
+//! Errors on the wire: each failure has its own status, never a hang.
+
+use sallyport_testkit::{MemoryServer, Session, World, call_tool, rpc};
+use serde_json::json;
+
+async fn world(files: &MemoryServer) -> World {
+    World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world")
+}
+
+#[tokio::test]
+async fn an_unknown_session_is_404() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let forged = Session {
+        id: "not-a-session".to_owned(),
+        server: "files".to_owned(),
+    };
+    let reply = alice
+        .call(&forged, &rpc(2, "tools/list", json!({})))
+        .await
+        .expect("send");
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+    assert!(
+        files.seen().methods.is_empty(),
+        "a forged id reached the server"
+    );
+
+    // A real session the server has ended: the connector's answer is 404 too.
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    assert_eq!(alice.delete(&session).await.expect("delete").status, 200);
+    let reply = alice
+        .call(&session, &rpc(3, "tools/list", json!({})))
+        .await
+        .expect("send");
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+    assert_eq!(
+        files.seen().methods.last().map(String::as_str),
+        Some("tools/list")
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_another_caller_is_404() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .policy(
+            r#"
+[[role]]
+name = "everything"
+allow = ["*/*"]
+
+[[binding]]
+role = "everything"
+users = ["alice@acme.com", "bob@acme.com"]
+"#,
+        )
+        .start()
+        .await
+        .expect("world");
+    let session = world
+        .client(&world.alice)
+        .initialize("files")
+        .await
+        .expect("send");
+    let session = session.expect("initialized");
+    let bob = world.client(&world.bob);
+    let reply = bob
+        .call(&session, &rpc(2, "tools/list", json!({})))
+        .await
+        .expect("send");
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn no_connector_is_503_and_its_sessions_are_404() {
+    let files = MemoryServer::default();
+    let mut world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+
+    world.stop_connector().await.expect("connector stops");
+    world.wait_served("files", false).await.expect("link gone");
+
+    let fresh = alice.initialize("files").await.expect("send");
+    let fresh = fresh.expect_err("no connector");
+    assert_eq!(fresh.status, 503, "{:?}", fresh.body);
+    assert!(fresh.header("retry-after").is_some());
+    let old = alice
+        .call(&session, &rpc(2, "tools/list", json!({})))
+        .await
+        .expect("send");
+    assert_eq!(old.status, 404, "{:?}", old.body);
+}
+
+#[tokio::test]
+async fn an_upstream_failure_is_502_with_the_request_id() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let reply = alice
+        .call(&session, &call_tool(7, "fail", json!({})))
+        .await
+        .expect("send");
+    assert_eq!(reply.status, 502, "{:?}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["id"], 7);
+    assert_eq!(body["error"]["data"]["category"], "upstream_failed");
+    // The session survives a failed call.
+    let echo = call_tool(8, "echo", json!({"text": "still here"}));
+    let reply = alice.call(&session, &echo).await.expect("send");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}

@@ -189,12 +189,9 @@ impl Config {
     /// Reads and validates a config file; relative paths resolve against
     /// the file's directory and `${VAR}` against the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base, &|k| std::env::var(k).ok()).map_err(|e| e.in_file(path))
+        sallyport_config::load(path, |text, base| {
+            Self::parse(text, base, &|k| std::env::var(k).ok())
+        })
     }
 
     /// Parses config text with an explicit environment lookup.
@@ -203,10 +200,7 @@ impl Config {
         base: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: None,
-            message: e.to_string(),
-        })?;
+        let raw: RawConfig = sallyport_config::parse_toml(text)?;
         let mut relays = Vec::new();
         for r in raw.relay.iter().chain(raw.relays.iter()) {
             relays.push(r.parse::<RelayAddr>().map_err(ConfigError::invalid)?);
@@ -217,7 +211,7 @@ impl Config {
             ));
         }
         let label = match raw.label {
-            Some(l) => ConnectorLabel::new(l).map_err(|e| ConfigError::invalid(e.to_string()))?,
+            Some(l) => ConnectorLabel::new(l).map_err(ConfigError::invalid)?,
             None => default_label(),
         };
         let mut servers: Vec<ServerConfig> = Vec::new();

@@ -99,6 +99,11 @@ pub struct LinkTiming {
     pub backoff_initial: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// The connector's one clock for work that is ending: after the relay
+    /// sends `GoAway`, open requests get this long before they are
+    /// cancelled; the relay must send a request's head and body within it;
+    /// on shutdown, closing the QUIC endpoints waits at most this long.
+    pub drain_timeout: Duration,
 }
 
 impl Default for LinkTiming {
@@ -109,6 +114,7 @@ impl Default for LinkTiming {
             connect_timeout: Duration::from_secs(5),
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -170,6 +176,7 @@ struct RawLink {
     connect_timeout_ms: Option<u64>,
     backoff_initial_ms: Option<u64>,
     backoff_max_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,6 +313,7 @@ fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
         connect_timeout: ms(raw.connect_timeout_ms, d.connect_timeout),
         backoff_initial: ms(raw.backoff_initial_ms, d.backoff_initial),
         backoff_max: ms(raw.backoff_max_ms, d.backoff_max),
+        drain_timeout: ms(raw.drain_timeout_ms, d.drain_timeout),
     };
     if t.keepalive.is_zero() || t.keepalive >= t.idle_timeout {
         return Err(ConfigError::invalid(
@@ -320,6 +328,11 @@ fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
     if t.connect_timeout.is_zero() {
         return Err(ConfigError::invalid(
             "[link] connect_timeout_ms must be above 0",
+        ));
+    }
+    if t.drain_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            "[link] drain_timeout_ms must be above 0",
         ));
     }
     Ok(t)

@@ -15,6 +15,7 @@ pub mod config;
 pub mod envsubst;
 pub mod error;
 mod link;
+mod scope;
 mod streams;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -107,7 +108,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Conn
             VarInt::from_u32(CloseCode::Normal.to_u32()),
             b"connector shutting down",
         );
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
+        let _ = tokio::time::timeout(config.link.drain_timeout, endpoint.wait_idle()).await;
     }
     info!("connector stopped");
     Ok(())

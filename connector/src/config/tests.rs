@@ -65,6 +65,14 @@ fn design_example_parses() {
 }
 
 #[test]
+fn drain_timeout_defaults_to_ten_seconds_and_can_be_set() {
+    let c = parse(EXAMPLE).expect("valid");
+    assert_eq!(c.link.drain_timeout, Duration::from_secs(10));
+    let c = parse(&format!("{EXAMPLE}\n[link]\ndrain_timeout_ms = 2500\n")).expect("valid");
+    assert_eq!(c.link.drain_timeout, Duration::from_millis(2500));
+}
+
+#[test]
 fn relay_addresses() {
     for (s, host, port) in [
         ("relay.acme.com:4433", "relay.acme.com", 4433),
@@ -129,6 +137,10 @@ fn refusals_are_precise() {
         (
             EXAMPLE.replace("name = \"wiki\"", "name = \"Wiki\""),
             "server name",
+        ),
+        (
+            format!("{EXAMPLE}\n[link]\ndrain_timeout_ms = 0\n"),
+            "drain_timeout_ms must be above 0",
         ),
     ];
     for (text, needle) in cases {

@@ -4,7 +4,6 @@
 //! `${VAR}` references expanded from the environment at load time, so a
 //! missing secret is reported before the connector dials).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,13 +11,15 @@ use std::time::Duration;
 use sallyport_protocol::{ConnectorLabel, ServerName};
 use serde::Deserialize;
 
-use crate::envsubst::expand;
 use crate::error::ConfigError;
 
 mod limits;
+mod upstream;
 
 pub use limits::{DEFAULT_SESSIONS_PER_CALLER, Limits};
 use limits::{RawLimits, limits};
+pub use upstream::Upstream;
+use upstream::{RawServer, upstream};
 
 /// The validated connector configuration.
 #[derive(Debug, Clone)]
@@ -128,27 +129,6 @@ pub struct ServerConfig {
     pub upstream: Upstream,
 }
 
-/// How the connector reaches a local MCP server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upstream {
-    /// A child process speaking MCP over stdio.
-    Stdio {
-        /// Program and arguments.
-        command: Vec<String>,
-        /// Extra environment variables (values already expanded).
-        env: BTreeMap<String, String>,
-        /// Working directory.
-        cwd: Option<PathBuf>,
-    },
-    /// A Streamable HTTP endpoint.
-    Http {
-        /// The endpoint URL.
-        url: String,
-        /// Headers added to every request (values already expanded).
-        headers: BTreeMap<String, String>,
-    },
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -177,19 +157,6 @@ struct RawLink {
     backoff_initial_ms: Option<u64>,
     backoff_max_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    name: ServerName,
-    command: Option<Vec<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    cwd: Option<PathBuf>,
-    url: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -246,61 +213,6 @@ impl Config {
             limits: limits(&raw.limits)?,
             servers,
         })
-    }
-}
-
-fn upstream(
-    s: &RawServer,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Upstream, ConfigError> {
-    let name = &s.name;
-    let expand_map = |map: &BTreeMap<String, String>, what: &str| {
-        map.iter()
-            .map(|(k, v)| {
-                expand(v, env).map(|v| (k.clone(), v)).map_err(|e| {
-                    ConfigError::invalid(format!("[[server]] {name}: {what} {k}: {e}"))
-                })
-            })
-            .collect::<Result<BTreeMap<_, _>, _>>()
-    };
-    match (&s.command, &s.url) {
-        (Some(command), None) => {
-            if command.is_empty() || command[0].is_empty() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: command must name a program"
-                )));
-            }
-            if !s.headers.is_empty() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: headers apply to url servers only"
-                )));
-            }
-            Ok(Upstream::Stdio {
-                command: command.clone(),
-                env: expand_map(&s.env, "env")?,
-                cwd: s.cwd.as_ref().map(|c| base.join(c)),
-            })
-        }
-        (None, Some(url)) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: url {url:?} must start with http:// or https://"
-                )));
-            }
-            if !s.env.is_empty() || s.cwd.is_some() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: env and cwd apply to command servers only"
-                )));
-            }
-            Ok(Upstream::Http {
-                url: url.clone(),
-                headers: expand_map(&s.headers, "header")?,
-            })
-        }
-        _ => Err(ConfigError::invalid(format!(
-            "[[server]] {name}: set exactly one of command = [...] (stdio) or url = \"...\" (HTTP)"
-        ))),
     }
 }
 

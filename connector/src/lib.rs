@@ -131,12 +131,22 @@ fn bridges(
                 cwd.clone(),
                 config.limits,
             )),
-            Upstream::Http { url, headers } => Arc::new(HttpBridge::new(
-                server.name.clone(),
-                url.clone(),
-                headers.clone(),
-                config.limits,
-            )?),
+            Upstream::Http {
+                url,
+                headers,
+                caller,
+            } => {
+                let bridge = HttpBridge::new(
+                    server.name.clone(),
+                    url.clone(),
+                    headers.clone(),
+                    config.limits,
+                )?;
+                Arc::new(match caller {
+                    Some(caller) => bridge.with_caller_headers(caller.clone())?,
+                    None => bridge,
+                })
+            }
         };
         map.insert(server.name.clone(), bridge);
     }

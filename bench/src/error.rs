@@ -19,14 +19,14 @@ pub enum BenchError {
     #[error("pki: {0}")]
     Pki(#[from] sallyport_pki::PkiError),
     /// The generated relay config was refused.
-    #[error("relay config: {0}")]
-    RelayConfig(#[from] sallyport_relay::ConfigError),
+    #[error("relay config")]
+    RelayConfig(#[source] sallyport_relay::ConfigError),
     /// The in-process relay failed.
     #[error("relay: {0}")]
     Relay(#[from] sallyport_relay::RelayError),
     /// The generated connector config was refused.
-    #[error("connector config: {0}")]
-    ConnectorConfig(#[from] sallyport_connector::ConfigError),
+    #[error("connector config")]
+    ConnectorConfig(#[source] sallyport_connector::ConfigError),
     /// The HTTP client failed (connect, send, body).
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),

@@ -275,7 +275,7 @@ servers = [{servers}]
         }
         Err(first.map_or_else(
             || BenchError::Setup("no relay config dialect".into()),
-            Into::into,
+            BenchError::RelayConfig,
         ))
     }
 
@@ -349,7 +349,8 @@ max_sessions_per_caller = 4096
         link: LinkSpec,
     ) -> Result<(String, sallyport_connector::Config)> {
         let text = self.connector_toml(relay, upstreams, link);
-        let config = sallyport_connector::Config::parse(&text, self.dir(), &|_| None)?;
+        let config = sallyport_connector::Config::parse(&text, self.dir(), &|_| None)
+            .map_err(BenchError::ConnectorConfig)?;
         Ok((text, config))
     }
 

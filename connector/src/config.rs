@@ -4,7 +4,6 @@
 //! `${VAR}` references expanded from the environment at load time, so a
 //! missing secret is reported before the connector dials).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,13 +11,15 @@ use std::time::Duration;
 use sallyport_protocol::{ConnectorLabel, ServerName};
 use serde::Deserialize;
 
-use crate::envsubst::expand;
 use crate::error::ConfigError;
 
 mod limits;
+mod upstream;
 
 pub use limits::{DEFAULT_SESSIONS_PER_CALLER, Limits};
 use limits::{RawLimits, limits};
+pub use upstream::Upstream;
+use upstream::{RawServer, upstream};
 
 /// The validated connector configuration.
 #[derive(Debug, Clone)]
@@ -99,6 +100,11 @@ pub struct LinkTiming {
     pub backoff_initial: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// The connector's one clock for work that is ending: after the relay
+    /// sends `GoAway`, open requests get this long before they are
+    /// cancelled; the relay must send a request's head and body within it;
+    /// on shutdown, closing the QUIC endpoints waits at most this long.
+    pub drain_timeout: Duration,
 }
 
 impl Default for LinkTiming {
@@ -109,6 +115,7 @@ impl Default for LinkTiming {
             connect_timeout: Duration::from_secs(5),
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -120,27 +127,6 @@ pub struct ServerConfig {
     pub name: ServerName,
     /// How to reach it.
     pub upstream: Upstream,
-}
-
-/// How the connector reaches a local MCP server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upstream {
-    /// A child process speaking MCP over stdio.
-    Stdio {
-        /// Program and arguments.
-        command: Vec<String>,
-        /// Extra environment variables (values already expanded).
-        env: BTreeMap<String, String>,
-        /// Working directory.
-        cwd: Option<PathBuf>,
-    },
-    /// A Streamable HTTP endpoint.
-    Http {
-        /// The endpoint URL.
-        url: String,
-        /// Headers added to every request (values already expanded).
-        headers: BTreeMap<String, String>,
-    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,31 +156,16 @@ struct RawLink {
     connect_timeout_ms: Option<u64>,
     backoff_initial_ms: Option<u64>,
     backoff_max_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    name: ServerName,
-    command: Option<Vec<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    cwd: Option<PathBuf>,
-    url: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
+    drain_timeout_ms: Option<u64>,
 }
 
 impl Config {
     /// Reads and validates a config file; relative paths resolve against
     /// the file's directory and `${VAR}` against the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base, &|k| std::env::var(k).ok()).map_err(|e| e.in_file(path))
+        sallyport_config::load(path, |text, base| {
+            Self::parse(text, base, &|k| std::env::var(k).ok())
+        })
     }
 
     /// Parses config text with an explicit environment lookup.
@@ -203,10 +174,7 @@ impl Config {
         base: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: None,
-            message: e.to_string(),
-        })?;
+        let raw: RawConfig = sallyport_config::parse_toml(text)?;
         let mut relays = Vec::new();
         for r in raw.relay.iter().chain(raw.relays.iter()) {
             relays.push(r.parse::<RelayAddr>().map_err(ConfigError::invalid)?);
@@ -217,7 +185,7 @@ impl Config {
             ));
         }
         let label = match raw.label {
-            Some(l) => ConnectorLabel::new(l).map_err(|e| ConfigError::invalid(e.to_string()))?,
+            Some(l) => ConnectorLabel::new(l).map_err(ConfigError::invalid)?,
             None => default_label(),
         };
         let mut servers: Vec<ServerConfig> = Vec::new();
@@ -248,61 +216,6 @@ impl Config {
     }
 }
 
-fn upstream(
-    s: &RawServer,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Upstream, ConfigError> {
-    let name = &s.name;
-    let expand_map = |map: &BTreeMap<String, String>, what: &str| {
-        map.iter()
-            .map(|(k, v)| {
-                expand(v, env).map(|v| (k.clone(), v)).map_err(|e| {
-                    ConfigError::invalid(format!("[[server]] {name}: {what} {k}: {e}"))
-                })
-            })
-            .collect::<Result<BTreeMap<_, _>, _>>()
-    };
-    match (&s.command, &s.url) {
-        (Some(command), None) => {
-            if command.is_empty() || command[0].is_empty() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: command must name a program"
-                )));
-            }
-            if !s.headers.is_empty() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: headers apply to url servers only"
-                )));
-            }
-            Ok(Upstream::Stdio {
-                command: command.clone(),
-                env: expand_map(&s.env, "env")?,
-                cwd: s.cwd.as_ref().map(|c| base.join(c)),
-            })
-        }
-        (None, Some(url)) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: url {url:?} must start with http:// or https://"
-                )));
-            }
-            if !s.env.is_empty() || s.cwd.is_some() {
-                return Err(ConfigError::invalid(format!(
-                    "[[server]] {name}: env and cwd apply to command servers only"
-                )));
-            }
-            Ok(Upstream::Http {
-                url: url.clone(),
-                headers: expand_map(&s.headers, "header")?,
-            })
-        }
-        _ => Err(ConfigError::invalid(format!(
-            "[[server]] {name}: set exactly one of command = [...] (stdio) or url = \"...\" (HTTP)"
-        ))),
-    }
-}
-
 fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
     let d = LinkTiming::default();
     let ms = |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
@@ -312,6 +225,7 @@ fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
         connect_timeout: ms(raw.connect_timeout_ms, d.connect_timeout),
         backoff_initial: ms(raw.backoff_initial_ms, d.backoff_initial),
         backoff_max: ms(raw.backoff_max_ms, d.backoff_max),
+        drain_timeout: ms(raw.drain_timeout_ms, d.drain_timeout),
     };
     if t.keepalive.is_zero() || t.keepalive >= t.idle_timeout {
         return Err(ConfigError::invalid(
@@ -326,6 +240,11 @@ fn link_timing(raw: &RawLink) -> Result<LinkTiming, ConfigError> {
     if t.connect_timeout.is_zero() {
         return Err(ConfigError::invalid(
             "[link] connect_timeout_ms must be above 0",
+        ));
+    }
+    if t.drain_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            "[link] drain_timeout_ms must be above 0",
         ));
     }
     Ok(t)

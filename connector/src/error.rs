@@ -1,59 +1,6 @@
 //! The connector's error types, one per boundary.
 
-use std::path::PathBuf;
-
-/// A configuration file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or holds an unknown key or a bad value.
-    #[error("{}{message}", path.as_ref().map(|p| format!("config {}: ", p.display())).unwrap_or_default())]
-    Syntax {
-        /// The file, when known.
-        path: Option<PathBuf>,
-        /// The parser's message (with line and column).
-        message: String,
-    },
-    /// The TOML is well-formed but its content is inconsistent.
-    #[error("{}{message}", path.as_ref().map(|p| format!("config {}: ", p.display())).unwrap_or_default())]
-    Invalid {
-        /// The file, when known.
-        path: Option<PathBuf>,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            path: None,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn in_file(self, file: &std::path::Path) -> Self {
-        match self {
-            ConfigError::Syntax { message, .. } => ConfigError::Syntax {
-                path: Some(file.to_owned()),
-                message,
-            },
-            ConfigError::Invalid { message, .. } => ConfigError::Invalid {
-                path: Some(file.to_owned()),
-                message,
-            },
-            other => other,
-        }
-    }
-}
+pub use sallyport_config::ConfigError;
 
 /// A connector that cannot start.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod envsubst;
 pub mod error;
 mod link;
+mod scope;
 mod streams;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -149,7 +150,7 @@ async fn run_on(
             VarInt::from_u32(CloseCode::Normal.to_u32()),
             b"connector shutting down",
         );
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
+        let _ = tokio::time::timeout(config.link.drain_timeout, endpoint.wait_idle()).await;
     }
     info!(event = "connector.stopped", "connector stopped");
     Ok(())
@@ -172,12 +173,22 @@ fn bridges(config: &Config, mut given: Bridged) -> Result<Bridged, ConnectorErro
                 cwd.clone(),
                 config.limits,
             )),
-            Upstream::Http { url, headers } => Arc::new(HttpBridge::new(
-                server.name.clone(),
-                url.clone(),
-                headers.clone(),
-                config.limits,
-            )?),
+            Upstream::Http {
+                url,
+                headers,
+                caller,
+            } => {
+                let bridge = HttpBridge::new(
+                    server.name.clone(),
+                    url.clone(),
+                    headers.clone(),
+                    config.limits,
+                )?;
+                Arc::new(match caller {
+                    Some(caller) => bridge.with_caller_headers(caller.clone())?,
+                    None => bridge,
+                })
+            }
         };
         map.insert(server.name.clone(), bridge);
     }

@@ -13,18 +13,16 @@ use sallyport_protocol::{CloseCode, FrameCodec, MAX_CONTROL_FRAME};
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::backoff::Backoff;
 use crate::config::{LinkTiming, RelayAddr};
 use crate::error::LinkError;
+use crate::scope::LinkScope;
 use crate::streams::{self, Bridges};
 
 /// A link that lived this long resets the backoff when it ends.
 const STABLE_LINK: Duration = Duration::from_secs(10);
-/// After `GoAway`, in-flight requests get this long before the link closes.
-const DRAIN: Duration = Duration::from_secs(10);
 
 /// Numbers links, so bridges can tell which sessions came through which.
 static NEXT_LINK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -165,7 +163,7 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
             ));
         }
         Some(Err(e)) => return Err(protocol(&conn, &relay, format!("reading Welcome: {e}"))),
-        None => return Err(closed_before_welcome(&conn, &relay).await),
+        None => return Err(closed_before_welcome(&conn, &relay, deadline).await),
     };
     let ours = VersionRange::SUPPORTED;
     if !(ours.min..=ours.max).contains(&welcome.version) {
@@ -187,26 +185,30 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
     );
     log_decision(&welcome.decision);
     let origin = NEXT_LINK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let in_flight = TaskTracker::new();
+    let scope = LinkScope::new(shutdown);
     let streams = tokio::spawn(streams::accept(
         conn.clone(),
         streams::Peer {
             origin,
             version: welcome.version,
+            request_timeout: spec.timing.drain_timeout,
         },
         Arc::clone(&spec.bridges),
-        in_flight.clone(),
+        scope.clone(),
     ));
-    let end = control_loop(&conn, &mut read, shutdown).await;
-    if matches!(end, LinkEnd::GoAway) {
-        // The relay opens no new streams after GoAway; let the open ones end.
-        in_flight.close();
-        if tokio::time::timeout(DRAIN, in_flight.wait()).await.is_err() {
-            warn!(
-                open = in_flight.len(),
-                "requests still open after the drain period"
-            );
-        }
+    let end = control_loop(&conn, &mut read, &scope).await;
+    // After GoAway the relay opens no new streams: the open ones get the
+    // drain timeout to end. Otherwise (lost, shutdown) they end now.
+    let drain = spec.timing.drain_timeout;
+    let grace = matches!(end, LinkEnd::GoAway).then_some(drain);
+    let ended = scope.end(grace, drain).await;
+    if ended.cut_short > 0 {
+        warn!(
+            cut_short = ended.cut_short,
+            stuck = ended.stuck,
+            drain_ms = drain.as_millis() as u64,
+            "requests cancelled as the link ended"
+        );
     }
     close(&conn, CloseCode::Normal, end.reason());
     let _ = streams.await;
@@ -215,11 +217,7 @@ async fn attempt(spec: &LinkSpec, shutdown: &CancellationToken) -> Result<LinkEn
 
 type ControlRead = FramedRead<quinn::RecvStream, FrameCodec<ControlFrame>>;
 
-async fn control_loop(
-    conn: &Connection,
-    read: &mut ControlRead,
-    shutdown: &CancellationToken,
-) -> LinkEnd {
+async fn control_loop(conn: &Connection, read: &mut ControlRead, scope: &LinkScope) -> LinkEnd {
     loop {
         tokio::select! {
             frame = read.next() => match frame {
@@ -244,7 +242,7 @@ async fn control_loop(
                 None => return ended(conn.closed().await),
             },
             reason = conn.closed() => return ended(reason),
-            () = shutdown.cancelled() => return LinkEnd::Shutdown,
+            () = scope.cancelled() => return LinkEnd::Shutdown,
         }
     }
 }
@@ -274,9 +272,9 @@ fn ended(reason: ConnectionError) -> LinkEnd {
 }
 
 /// The relay closed the control stream before `Welcome`: report its close
-/// code and reason if it gave one.
-async fn closed_before_welcome(conn: &Connection, relay: &str) -> LinkError {
-    let reason = tokio::time::timeout(Duration::from_secs(1), conn.closed()).await;
+/// code and reason if it gives one before the connect deadline.
+async fn closed_before_welcome(conn: &Connection, relay: &str, deadline: Instant) -> LinkError {
+    let reason = tokio::time::timeout_at(deadline, conn.closed()).await;
     match reason {
         Ok(ConnectionError::ApplicationClosed(c)) => LinkError::Rejected {
             relay: relay.to_owned(),

@@ -18,18 +18,15 @@ use sallyport_protocol::version::EVENT_DATA;
 use sallyport_protocol::{BODY_CHUNK, CloseCode, ServerName};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::bridge::{
     BodyStream, Bridge, BridgeReply, BridgeRequest, LinkTag, SseItem, stream_error,
 };
+use crate::scope::{LinkScope, RequestScope};
 
 /// Body chunks from this size on are sent without copying (`feed_body`).
 const SHARE_BODY_FROM: usize = 4096;
-/// Time the relay has to send the request head and body.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The bridges of every configured server, by name.
 #[derive(Debug, Default)]
@@ -66,29 +63,46 @@ pub(crate) struct Peer {
     pub origin: LinkTag,
     /// The protocol version agreed with the relay.
     pub version: u16,
+    /// Time the relay has to send a request's head and body (the link's
+    /// drain timeout).
+    pub request_timeout: Duration,
 }
 
 /// Serves the data streams the relay opens on `conn` until the link ends;
-/// each request runs as a task of `in_flight`.
-pub(crate) async fn accept(
-    conn: Connection,
-    peer: Peer,
-    bridges: Arc<Bridges>,
-    in_flight: TaskTracker,
-) {
-    while let Ok((send, recv)) = conn.accept_bi().await {
+/// each request runs in its own scope inside `link`.
+pub(crate) async fn accept(conn: Connection, peer: Peer, bridges: Arc<Bridges>, link: LinkScope) {
+    loop {
+        let (send, recv) = tokio::select! {
+            accepted = conn.accept_bi() => match accepted {
+                Ok(streams) => streams,
+                Err(_) => break,
+            },
+            () = link.cancelled() => break,
+        };
         let bridges = Arc::clone(&bridges);
-        in_flight.spawn(serve(send, recv, peer, bridges));
+        link.spawn_request(|scope| serve(send, recv, peer, bridges, scope));
     }
     bridges.link_closed(peer.origin);
 }
 
-async fn serve(send: SendStream, recv: RecvStream, peer: Peer, bridges: Arc<Bridges>) {
+async fn serve(
+    send: SendStream,
+    recv: RecvStream,
+    peer: Peer,
+    bridges: Arc<Bridges>,
+    scope: RequestScope,
+) {
     let codec = DataCodec::new(bridges.max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut read = FramedRead::new(recv, codec);
-    let request =
-        tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut read, bridges.max_body)).await;
+    let receive = tokio::time::timeout(
+        peer.request_timeout,
+        read_request(&mut read, bridges.max_body),
+    );
+    let request = tokio::select! {
+        request = receive => request,
+        () = scope.cancelled() => return cancel(&mut write),
+    };
     let (head, body) = match request {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(&mut write, e).await,
@@ -110,29 +124,30 @@ async fn serve(send: SendStream, recv: RecvStream, peer: Peer, bridges: Arc<Brid
             )
             .await;
         };
-        let cancel = CancellationToken::new();
-        let _cancel_on_exit = cancel.clone().drop_guard();
         let request = BridgeRequest {
             origin: peer.origin,
             head,
             body,
         };
         let reply = tokio::select! {
-            reply = bridge.handle(request, cancel.clone()) => reply,
+            reply = bridge.handle(request, scope.token().clone()) => reply,
             _ = write.get_ref().stopped() => {
                 debug!("relay cancelled the request");
                 return;
             }
+            () = scope.cancelled() => return cancel(&mut write),
         };
         match reply {
             Err(e) => fail(&mut write, e).await,
             Ok(reply) => {
                 let pieces = peer.version >= EVENT_DATA;
-                if let Err(e) = send_reply(&mut write, reply, pieces).await {
+                let sent = tokio::select! {
+                    sent = send_reply(&mut write, reply, pieces) => sent,
+                    () = scope.cancelled() => return cancel(&mut write),
+                };
+                if let Err(e) = sent {
                     debug!(error = %e, "reply not delivered");
-                    let _ = write
-                        .get_mut()
-                        .reset(VarInt::from_u32(CloseCode::Cancelled.to_u32()));
+                    cancel(&mut write);
                 }
             }
         }
@@ -385,6 +400,14 @@ async fn write_shared(write: &mut Write, parts: &mut [Bytes]) -> Result<(), Fram
         .write_all_chunks(parts)
         .await
         .map_err(|e| FramedError::Io(e.into()))
+}
+
+/// Ends the stream early with `cancelled`: the link is ending, or the reply
+/// cannot be delivered.
+fn cancel(write: &mut Write) {
+    let _ = write
+        .get_mut()
+        .reset(VarInt::from_u32(CloseCode::Cancelled.to_u32()));
 }
 
 async fn fail(write: &mut Write, error: StreamError) {

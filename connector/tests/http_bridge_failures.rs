@@ -265,7 +265,7 @@ async fn a_tls_failure_is_an_upstream_error() {
         upstream_timeout: WAIT,
         ..Limits::default()
     };
-    let Ok(bridge) = HttpBridge::new(server(), url.clone(), BTreeMap::new(), limits) else {
+    let Ok(bridge) = HttpBridge::new(server(), parse_url(&url), BTreeMap::new(), limits) else {
         return; // no system trust store here: covered by http_bridge_config
     };
     let error = handle(&bridge, request(Method::Post, "{}"))

@@ -31,14 +31,14 @@ pub enum DemoError {
     #[error("demo PKI: {0}")]
     Pki(#[from] sallyport_pki::PkiError),
     /// The generated relay config was refused (a bug in the demo).
-    #[error("generated relay config: {0}")]
-    RelayConfig(#[from] sallyport_relay::ConfigError),
+    #[error("generated relay config")]
+    RelayConfig(#[source] sallyport_relay::ConfigError),
     /// The relay could not start or stopped with an error.
     #[error("relay: {0}")]
     Relay(#[from] sallyport_relay::RelayError),
     /// The generated connector config was refused (a bug in the demo).
-    #[error("generated connector config: {0}")]
-    ConnectorConfig(#[from] sallyport_connector::ConfigError),
+    #[error("generated connector config")]
+    ConnectorConfig(#[source] sallyport_connector::ConfigError),
     /// The connector could not start or stopped with an error.
     #[error("connector: {0}")]
     Connector(#[from] sallyport_connector::ConnectorError),

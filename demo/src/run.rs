@@ -259,7 +259,8 @@ async fn start_parts(
     let dir = demo.workdir.path();
     let text = files::connector_toml(material, relay, stdio_command, &http_url);
     files::write(&dir.join("connector.toml"), &text)?;
-    let config = sallyport_connector::Config::parse(&text, dir, &|_| None)?;
+    let config = sallyport_connector::Config::parse(&text, dir, &|_| None)
+        .map_err(DemoError::ConnectorConfig)?;
     let connector_stop = demo.cancel_parts.child_token();
     demo.tasks.spawn(async move {
         let r = sallyport_connector::run(config, connector_stop).await;
@@ -292,7 +293,7 @@ async fn bind_relay(
         };
         let text = files::relay_toml(material, addrs);
         files::write(&path, &text)?;
-        let config = sallyport_relay::Config::parse(&text, dir)?;
+        let config = sallyport_relay::Config::parse(&text, dir).map_err(DemoError::RelayConfig)?;
         let relay = match Relay::bind(config).await {
             Ok(relay) => relay,
             Err(RelayError::Bind {

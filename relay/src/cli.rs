@@ -78,7 +78,7 @@ pub fn explain(
         Some((s, n)) => (s, Some(n)),
         None => (args.target.as_str(), None),
     };
-    let server = ServerName::new(server).map_err(|e| ConfigError::invalid(e.to_string()))?;
+    let server = ServerName::new(server).map_err(ConfigError::invalid)?;
     let target = match (name, args.kind) {
         (None, _) => Target::Server,
         (Some(n), Kind::Tool) => Target::Tool(n),

@@ -157,12 +157,7 @@ impl Config {
     /// Reads and validates a config file. Relative paths inside it are
     /// resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut config = Self::parse(&text, base).map_err(|e| e.in_file(path))?;
+        let mut config = sallyport_config::load(path, Self::parse)?;
         if config.policy_source.as_os_str().is_empty() {
             config.policy_source = path.to_owned();
         }
@@ -172,10 +167,7 @@ impl Config {
 
     /// Parses config text; relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: None,
-            message: e.to_string(),
-        })?;
+        let raw: RawConfig = sallyport_config::parse_toml(text)?;
         Self::from_raw(raw, base, text)
     }
 
@@ -233,17 +225,16 @@ impl Config {
             }
             None => (
                 PathBuf::new(),
-                Policy::from_toml_str(text).map_err(|e| ConfigError::invalid(e.to_string()))?,
+                Policy::from_toml_str(text).map_err(ConfigError::invalid)?,
             ),
         };
         let http = raw.http.map(|h| http_config(h, base)).transpose()?;
         // API keys and [auth] are checked here; key files are read and JWKS
         // endpoints fetched when the relay starts (Authenticator::load).
         Authenticator::new(&raw.api_keys, &AuthConfig::default(), None)
-            .map_err(|e| ConfigError::invalid(e.to_string()))?;
+            .map_err(ConfigError::invalid)?;
         let auth = raw.auth.resolve(base);
-        auth.validate()
-            .map_err(|e| ConfigError::invalid(e.to_string()))?;
+        auth.validate().map_err(ConfigError::invalid)?;
         let limits = relay_limits(raw.limits)?;
         let (session_keys, session_ttl) = match raw.sessions {
             Some(s) => {
@@ -288,14 +279,8 @@ impl Config {
 
 /// Reads a standalone policy file (only `[[role]]` and `[[binding]]`).
 pub fn load_policy_file(path: &Path) -> Result<Policy, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    Policy::from_standalone_toml_str(&text).map_err(|e| ConfigError::Invalid {
-        path: Some(path.to_owned()),
-        message: e.to_string(),
-    })
+    let text = sallyport_config::read(path)?;
+    Policy::from_standalone_toml_str(&text).map_err(|e| ConfigError::invalid(e).in_file(path))
 }
 
 /// Reads the policy again from `source` (a relay config with inline
@@ -304,14 +289,8 @@ pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigEr
     if standalone {
         return load_policy_file(source);
     }
-    let text = std::fs::read_to_string(source).map_err(|source_err| ConfigError::Read {
-        path: source.to_owned(),
-        source: source_err,
-    })?;
-    Policy::from_toml_str(&text).map_err(|e| ConfigError::Invalid {
-        path: Some(source.to_owned()),
-        message: e.to_string(),
-    })
+    let text = sallyport_config::read(source)?;
+    Policy::from_toml_str(&text).map_err(|e| ConfigError::invalid(e).in_file(source))
 }
 
 #[cfg(test)]

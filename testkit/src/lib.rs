@@ -56,12 +56,10 @@ pub enum Error {
     /// The test PKI.
     #[error("test PKI")]
     Pki(#[from] sallyport_pki::PkiError),
-    /// The relay's config text.
-    #[error("relay config")]
-    RelayConfig(#[from] sallyport_relay::ConfigError),
-    /// The connector's config text.
-    #[error("connector config")]
-    ConnectorConfig(#[from] sallyport_connector::ConfigError),
+    /// The relay's or the connector's config text (one error type for
+    /// both).
+    #[error("config")]
+    Config(#[from] sallyport_relay::ConfigError),
     /// The relay failed.
     #[error("relay")]
     Relay(#[from] sallyport_relay::RelayError),

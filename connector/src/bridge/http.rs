@@ -46,6 +46,7 @@ use sallyport_protocol::ServerName;
 use sallyport_protocol::data::{Method, StreamError, StreamErrorKind};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use self::client::Client;
 pub use self::request::CallerHeaders;
@@ -142,11 +143,11 @@ impl HttpBridge {
     /// installs it.
     pub fn new(
         server: ServerName,
-        url: String,
+        url: Url,
         headers: BTreeMap<String, String>,
         limits: Limits,
     ) -> Result<HttpBridge, ConfigError> {
-        let endpoint = setup::endpoint(&server, &url)?;
+        let endpoint = setup::endpoint(&server, url)?;
         let headers = setup::headers(&server, &headers)?;
         let client = setup::client(&server, &endpoint, limits.upstream_timeout)?;
         let (path, host) = setup::origin_form(&server, &endpoint.url)?;
@@ -171,7 +172,8 @@ impl HttpBridge {
 
     /// Sends the caller's identity upstream in the headers `caller` names
     /// (replacing any client header of those names; configured headers
-    /// still win). Off unless called.
+    /// still win). Off unless called; a `[[server]]` turns it on with
+    /// `caller_headers = { subject = "...", ... }`.
     pub fn with_caller_headers(mut self, caller: CallerHeaders) -> Result<Self, ConfigError> {
         self.caller = Some(CallerNames::new(&self.target.server, &caller)?);
         Ok(self)

@@ -1,4 +1,5 @@
 use super::*;
+use crate::bridge::http::CallerHeaders;
 
 const EXAMPLE: &str = r#"
 relay = "relay.acme.com:4433"
@@ -65,6 +66,40 @@ fn design_example_parses() {
 }
 
 #[test]
+fn caller_headers_are_off_unless_configured() {
+    let c = parse(EXAMPLE).expect("valid");
+    let Upstream::Http { url, caller, .. } = &c.servers[1].upstream else {
+        panic!("wiki is an HTTP server");
+    };
+    assert_eq!(url.as_str(), "http://10.0.0.5:3000/mcp");
+    assert_eq!(caller, &None);
+
+    let text = format!(
+        "{EXAMPLE}caller_headers = {{ subject = \"X-Sallyport-Subject\", agent = \"X-Sallyport-Agent\" }}\n"
+    );
+    let c = parse(&text).expect("valid");
+    let Upstream::Http { caller, .. } = &c.servers[1].upstream else {
+        panic!("wiki is an HTTP server");
+    };
+    assert_eq!(
+        caller,
+        &Some(CallerHeaders {
+            subject: "X-Sallyport-Subject".into(),
+            groups: None,
+            agent: Some("X-Sallyport-Agent".into()),
+        })
+    );
+}
+
+#[test]
+fn drain_timeout_defaults_to_ten_seconds_and_can_be_set() {
+    let c = parse(EXAMPLE).expect("valid");
+    assert_eq!(c.link.drain_timeout, Duration::from_secs(10));
+    let c = parse(&format!("{EXAMPLE}\n[link]\ndrain_timeout_ms = 2500\n")).expect("valid");
+    assert_eq!(c.link.drain_timeout, Duration::from_millis(2500));
+}
+
+#[test]
 fn relay_addresses() {
     for (s, host, port) in [
         ("relay.acme.com:4433", "relay.acme.com", 4433),
@@ -119,6 +154,29 @@ fn refusals_are_precise() {
             "exactly one of",
         ),
         (
+            EXAMPLE.replace("http://10.0.0.5:3000/mcp", "10.0.0.5:3000/mcp"),
+            "is not a valid URL",
+        ),
+        (
+            EXAMPLE.replace("http://10.0.0.5:3000/mcp", "http://"),
+            "is not a valid URL",
+        ),
+        (
+            EXAMPLE.replace(
+                "[[server]]\nname = \"wiki\"",
+                "caller_headers = { subject = \"X-Subject\" }\n[[server]]\nname = \"wiki\"",
+            ),
+            "apply to url servers only",
+        ),
+        (
+            format!("{EXAMPLE}caller_headers = {{ subject = \"X Subject\" }}\n"),
+            "\"X Subject\" is not a valid HTTP header name",
+        ),
+        (
+            format!("{EXAMPLE}caller_headers = {{ subjet = \"X-Subject\" }}\n"),
+            "subjet",
+        ),
+        (
             EXAMPLE.replace("\"npx\", ", "\"\", "),
             "must name a program",
         ),
@@ -129,6 +187,10 @@ fn refusals_are_precise() {
         (
             EXAMPLE.replace("name = \"wiki\"", "name = \"Wiki\""),
             "server name",
+        ),
+        (
+            format!("{EXAMPLE}\n[link]\ndrain_timeout_ms = 0\n"),
+            "drain_timeout_ms must be above 0",
         ),
     ];
     for (text, needle) in cases {

@@ -121,6 +121,11 @@ pub fn server() -> ServerName {
     ServerName::new("wiki").expect("valid name")
 }
 
+/// `url` as a `Url`; the tests' URLs always parse.
+pub fn parse_url(url: &str) -> url::Url {
+    url::Url::parse(url).expect("a valid test URL")
+}
+
 pub fn bridge(url: &str, headers: &[(&str, &str)], upstream_timeout: Duration) -> HttpBridge {
     let headers: BTreeMap<String, String> = headers
         .iter()
@@ -130,7 +135,7 @@ pub fn bridge(url: &str, headers: &[(&str, &str)], upstream_timeout: Duration) -
         upstream_timeout,
         ..Limits::default()
     };
-    HttpBridge::new(server(), url.to_owned(), headers, limits).expect("valid bridge")
+    HttpBridge::new(server(), parse_url(url), headers, limits).expect("valid bridge")
 }
 
 /// A request from an identifiable caller, none of whose identity may

@@ -50,8 +50,7 @@ fn invalid(server: &ServerName, message: impl std::fmt::Display) -> ConfigError 
 /// Parses the upstream URL: `http` or `https`, with a host, without
 /// `user:password@` (credentials belong in headers, where `${VAR}` works
 /// and nothing prints them).
-pub(super) fn endpoint(server: &ServerName, url: &str) -> Result<Endpoint, ConfigError> {
-    let parsed = Url::parse(url).map_err(|e| invalid(server, format!("url is not valid: {e}")))?;
+pub(super) fn endpoint(server: &ServerName, parsed: Url) -> Result<Endpoint, ConfigError> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(invalid(
             server,

@@ -51,6 +51,10 @@ fn valid_connector_registers_and_refused_server_is_reported() {
         links[0]["servers"],
         serde_json::json!(["contracts", "wiki"])
     );
+    assert_eq!(
+        links[0]["transports"],
+        serde_json::json!({ "contracts": "stdio", "wiki": "stdio" })
+    );
     assert_eq!(links[0]["refused"][0]["server"], "hr");
 
     let (status, metrics) = relay.admin_get("/metrics");

@@ -9,13 +9,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use sallyport_protocol::body::{body_frame_head, event_data_frame_head, event_frame_parts};
 use sallyport_protocol::data::{
-    BodyKind, DataFrame, RequestHead, ResponseHead, SseEvent, StreamError, StreamErrorKind,
+    BodyKind, DataFrame, RequestHead, ResponseHead, StreamError, StreamErrorKind,
 };
 use sallyport_protocol::framed::{DataCodec, FramedError};
 use sallyport_protocol::version::EVENT_DATA;
-use sallyport_protocol::{BODY_CHUNK, CloseCode, ServerName};
+use sallyport_protocol::{CloseCode, ServerName};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{Instrument, debug, info_span, warn};
@@ -25,8 +24,9 @@ use crate::bridge::{
 };
 use crate::scope::{LinkScope, RequestScope};
 
-/// Body chunks from this size on are sent without copying (`feed_body`).
-const SHARE_BODY_FROM: usize = 4096;
+mod feed;
+
+use feed::{feed_chunks, feed_event, feed_piece, join};
 
 /// The bridges of every configured server, by name.
 #[derive(Debug, Default)]
@@ -342,64 +342,6 @@ async fn relay_events(
             }
         }
     }
-}
-
-/// `parts` in one buffer of exactly their size.
-fn join(parts: &[Bytes]) -> Bytes {
-    let mut all = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-    for part in parts {
-        all.extend_from_slice(part);
-    }
-    all.freeze()
-}
-
-/// Queues `body` as `Body` frames of at most [`BODY_CHUNK`] bytes.
-async fn feed_chunks(write: &mut Write, mut body: Bytes) -> Result<(), FramedError> {
-    while !body.is_empty() {
-        let chunk = body.split_to(body.len().min(BODY_CHUNK));
-        feed_body(write, chunk).await?;
-    }
-    Ok(())
-}
-
-/// Queues one `Body` frame. A large chunk is not copied into the frame
-/// buffer: see [`write_shared`].
-async fn feed_body(write: &mut Write, chunk: Bytes) -> Result<(), FramedError> {
-    if chunk.len() < SHARE_BODY_FROM {
-        return write.feed(DataFrame::Body(chunk)).await;
-    }
-    let head = body_frame_head(&write.encoder().0, chunk.len())?;
-    write_shared(write, &mut [head, chunk]).await
-}
-
-/// Queues one `EventData` frame; a large piece is not copied.
-async fn feed_piece(write: &mut Write, piece: Bytes) -> Result<(), FramedError> {
-    if piece.len() < SHARE_BODY_FROM {
-        return write.feed(DataFrame::EventData(piece)).await;
-    }
-    let head = event_data_frame_head(&write.encoder().0, piece.len())?;
-    write_shared(write, &mut [head, piece]).await
-}
-
-/// Queues one `Event` frame; large data is not copied (see
-/// [`write_shared`]).
-async fn feed_event(write: &mut Write, event: SseEvent) -> Result<(), FramedError> {
-    if event.data.len() < SHARE_BODY_FROM {
-        return write.feed(DataFrame::Event(event)).await;
-    }
-    let (head, tail) = event_frame_parts(&write.encoder().0, &event)?;
-    write_shared(write, &mut [head, event.data, tail]).await
-}
-
-/// Writes one frame given as parts: what is buffered goes first, then the
-/// parts as they are (quinn takes `Bytes` without a copy).
-async fn write_shared(write: &mut Write, parts: &mut [Bytes]) -> Result<(), FramedError> {
-    write.flush().await?;
-    write
-        .get_mut()
-        .write_all_chunks(parts)
-        .await
-        .map_err(|e| FramedError::Io(e.into()))
 }
 
 /// Ends the stream early with `cancelled`: the link is ending, or the reply

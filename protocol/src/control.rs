@@ -82,6 +82,16 @@ pub enum Transport {
     Http,
 }
 
+impl Transport {
+    /// A short lowercase name for logs and the admin API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "http",
+        }
+    }
+}
+
 /// The relay's acceptance of a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Welcome {

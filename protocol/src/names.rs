@@ -1,9 +1,12 @@
 //! Validated names that cross the wire: MCP server names and connector
 //! instance labels.
 //!
-//! A [`ServerName`] appears in URLs (`/mcp/<server>`), in policy globs
-//! (`<server>/<tool>`) and as the prefix of aggregated tool names
-//! (`<server>__<tool>`), so its alphabet is deliberately small.
+//! A [`ServerName`] appears in URLs (`/mcp/<server>`, the relay's only MCP
+//! endpoint: one per server) and in policy globs (`<server>/<tool>`), so
+//! its alphabet is deliberately small. `__` is refused inside a name and
+//! kept free as a separator: a name accepted today can never be read two
+//! ways should server and tool names ever be joined (`<server>__<tool>`).
+//! Nothing joins them yet.
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,7 +46,8 @@ pub enum NameError {
 }
 
 /// The name of an MCP server as the relay exposes it: `[a-z0-9][a-z0-9_-]*`,
-/// at most 64 bytes, without `__` (the aggregate endpoint's separator).
+/// at most 64 bytes, without `__` (reserved as a separator, see the module
+/// docs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct ServerName(String);

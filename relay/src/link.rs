@@ -198,6 +198,7 @@ async fn open(conn: &Connection, shared: &Shared) -> Result<(Established, Contro
             conn: conn.clone(),
             cert,
         },
+        &hello.servers,
         &decision,
     );
     info!(
@@ -306,7 +307,7 @@ async fn run(
                     };
                     log_decision(&decision);
                     audit_refusals(shared, &link.identity, &decision);
-                    shared.registry.update(link.guard.id(), &decision);
+                    shared.registry.update(link.guard.id(), &announce.servers, &decision);
                     if let Err(e) = control.write.send(ControlFrame::Decision(decision)).await {
                         break (CloseCode::ProtocolError, format!("cannot send Decision: {e}"));
                     }

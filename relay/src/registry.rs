@@ -3,14 +3,14 @@
 //! A link task inserts itself when it sends `Welcome` and holds the returned
 //! [`LinkGuard`]; dropping the guard (on any exit path) removes the link.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sallyport_pki::identity::SpiffeId;
 use sallyport_protocol::ServerName;
-use sallyport_protocol::control::{Decision, Refusal};
+use sallyport_protocol::control::{Decision, Refusal, ServerOffer};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -43,6 +43,9 @@ pub struct LinkInfo {
     pub connected_at: OffsetDateTime,
     /// Servers routed to this link.
     pub servers: Vec<ServerName>,
+    /// How the connector reaches each routed server (`stdio` or `http`),
+    /// as it offered them.
+    pub transports: BTreeMap<ServerName, &'static str>,
     /// Servers it offered that were refused, with the reason.
     pub refused: Vec<RefusalInfo>,
 }
@@ -63,6 +66,16 @@ impl From<&Refusal> for RefusalInfo {
             reason: r.reason.clone(),
         }
     }
+}
+
+/// How the connector reaches each server of `decision` it accepted, from
+/// the `offers` it was decided on.
+fn transports(offers: &[ServerOffer], decision: &Decision) -> BTreeMap<ServerName, &'static str> {
+    offers
+        .iter()
+        .filter(|o| decision.accepted.contains(&o.name))
+        .map(|o| (o.name.clone(), o.transport.as_str()))
+        .collect()
 }
 
 /// Everything the relay needs about a new link.
@@ -157,9 +170,14 @@ impl Registry {
         self.links.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a link with its first decision; the link stays registered
-    /// until the returned guard is dropped.
-    pub fn insert(self: &Arc<Self>, link: NewLink, decision: &Decision) -> LinkGuard {
+    /// Registers a link with its first decision on `offers`; the link
+    /// stays registered until the returned guard is dropped.
+    pub fn insert(
+        self: &Arc<Self>,
+        link: NewLink,
+        offers: &[ServerOffer],
+        decision: &Decision,
+    ) -> LinkGuard {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let info = LinkInfo {
             link_id: id,
@@ -172,6 +190,7 @@ impl Registry {
             in_flight: 0,
             connected_at: OffsetDateTime::now_utc(),
             servers: decision.accepted.clone(),
+            transports: transports(offers, decision),
             refused: decision.refused.iter().map(RefusalInfo::from).collect(),
         };
         let n = {
@@ -195,10 +214,11 @@ impl Registry {
         }
     }
 
-    /// Replaces a link's server set after an `Announce`.
-    pub fn update(&self, id: LinkId, decision: &Decision) {
+    /// Replaces a link's server set after an `Announce` of `offers`.
+    pub fn update(&self, id: LinkId, offers: &[ServerOffer], decision: &Decision) {
         if let Some(entry) = self.lock().get_mut(&id) {
             entry.info.servers = decision.accepted.clone();
+            entry.info.transports = transports(offers, decision);
             entry.info.refused = decision.refused.iter().map(RefusalInfo::from).collect();
         }
         self.changed();
@@ -332,5 +352,46 @@ impl LinkGuard {
 impl Drop for LinkGuard {
     fn drop(&mut self) {
         self.registry.remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sallyport_protocol::control::Transport;
+
+    use super::*;
+
+    fn name(s: &str) -> ServerName {
+        ServerName::new(s).expect("valid name")
+    }
+
+    #[test]
+    fn transports_name_each_routed_server_as_offered() {
+        let offers = [
+            ServerOffer {
+                name: name("contracts"),
+                transport: Transport::Stdio,
+            },
+            ServerOffer {
+                name: name("wiki"),
+                transport: Transport::Http,
+            },
+            ServerOffer {
+                name: name("hr"),
+                transport: Transport::Http,
+            },
+        ];
+        let decision = Decision {
+            accepted: vec![name("contracts"), name("wiki")],
+            refused: vec![Refusal {
+                server: name("hr"),
+                reason: "not listed".into(),
+            }],
+        };
+        let shown = transports(&offers, &decision);
+        assert_eq!(
+            serde_json::to_value(&shown).expect("serializes"),
+            serde_json::json!({ "contracts": "stdio", "wiki": "http" })
+        );
     }
 }

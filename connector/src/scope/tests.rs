@@ -8,6 +8,10 @@ use super::*;
 
 const DRAIN: Duration = Duration::from_secs(10);
 
+fn counts(cut_short: usize, stuck: usize) -> Ended {
+    Ended { cut_short, stuck }
+}
+
 /// A request that runs for `work`, unless cancelled first; tells which.
 fn request(scope: &LinkScope, work: Duration) -> oneshot::Receiver<&'static str> {
     let (tx, rx) = oneshot::channel();
@@ -28,13 +32,7 @@ async fn a_drain_lets_requests_finish_within_the_grace() {
     let short = request(&link, Duration::from_secs(3));
     let started = Instant::now();
     let ended = link.end(Some(DRAIN), DRAIN).await;
-    assert_eq!(
-        ended,
-        Ended {
-            cut_short: 0,
-            stuck: 0
-        }
-    );
+    assert_eq!(ended, counts(0, 0));
     assert_eq!(short.await, Ok("finished"));
     assert_eq!(started.elapsed(), Duration::from_secs(3));
 }
@@ -47,13 +45,7 @@ async fn a_drain_cancels_what_is_still_open_when_the_grace_is_over() {
     let long = request(&link, Duration::from_secs(60));
     let started = Instant::now();
     let ended = link.end(Some(DRAIN), DRAIN).await;
-    assert_eq!(
-        ended,
-        Ended {
-            cut_short: 1,
-            stuck: 0
-        }
-    );
+    assert_eq!(ended, counts(1, 0));
     assert_eq!(short.await, Ok("finished"));
     assert_eq!(long.await, Ok("cancelled"));
     assert_eq!(started.elapsed(), DRAIN);
@@ -76,13 +68,7 @@ async fn a_request_that_ignores_cancel_is_reported_stuck_after_the_bound() {
     link.spawn_request(|_req| tokio::time::sleep(Duration::from_secs(600)));
     let started = Instant::now();
     let ended = link.end(Some(DRAIN), DRAIN).await;
-    assert_eq!(
-        ended,
-        Ended {
-            cut_short: 1,
-            stuck: 1
-        }
-    );
+    assert_eq!(ended, counts(1, 1));
     assert_eq!(started.elapsed(), DRAIN * 2);
 }
 

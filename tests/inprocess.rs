@@ -4,6 +4,7 @@
 
 mod inprocess {
     mod errors;
+    mod lifecycle;
     mod policy;
     mod roundtrip;
 }

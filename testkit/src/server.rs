@@ -4,11 +4,12 @@
 //!
 //! Tools: `echo` (returns its `text` argument), `fail` (the upstream
 //! breaks: a [`StreamErrorKind::Upstream`] error), `wait` (answers only when
-//! [`MemoryServer::release`] is called, and records a cancellation when the
-//! relay resets its stream), plus any names given to
+//! [`MemoryServer::release`] is called, and records a cancellation when its
+//! token fires first), plus any names given to
 //! [`MemoryServer::with_tools`], which answer like `echo`.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +34,8 @@ pub struct Seen {
     pub protocol_version: Option<String>,
     /// `wait` calls that started.
     pub waiting: usize,
-    /// `wait` calls whose cancellation token fired.
+    /// `wait` calls whose cancellation token fired before they were
+    /// released (the relay stopped their stream).
     pub cancelled: usize,
     /// `wait` calls that were released and answered.
     pub released: usize,
@@ -209,16 +211,23 @@ impl MemoryServer {
             "fail" => Err(stream_error(StreamErrorKind::Upstream, "the tool crashed")),
             "wait" => {
                 self.note(|s| s.waiting += 1);
-                tokio::select! {
-                    () = self.inner.release.notified() => {
-                        self.note(|s| s.released += 1);
-                        Ok(text(id, "released"))
+                // The connector may drop this future when the relay stops
+                // the stream; what a bridge sees then is its token, which
+                // also fires when a request ends normally. So a watcher
+                // counts the token firing before the call was released.
+                let released = Arc::new(AtomicBool::new(false));
+                let watcher = self.clone();
+                let seen_release = Arc::clone(&released);
+                tokio::spawn(async move {
+                    cancel.cancelled().await;
+                    if !seen_release.load(Ordering::SeqCst) {
+                        watcher.note(|s| s.cancelled += 1);
                     }
-                    () = cancel.cancelled() => {
-                        self.note(|s| s.cancelled += 1);
-                        Err(stream_error(StreamErrorKind::Internal, "cancelled"))
-                    }
-                }
+                });
+                self.inner.release.notified().await;
+                released.store(true, Ordering::SeqCst);
+                self.note(|s| s.released += 1);
+                Ok(text(id, "released"))
             }
             known if self.inner.tools.iter().any(|t| t == known) => {
                 let echoed = params["arguments"]["text"].as_str().unwrap_or(known);

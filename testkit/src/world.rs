@@ -194,8 +194,9 @@ impl World {
     /// Stops the connector and waits until it has stopped.
     pub async fn stop_connector(&mut self) -> Result<(), Error> {
         self.connector_stop.cancel();
-        if let Some(task) = self.connector.take() {
+        if let Some(task) = &mut self.connector {
             bounded(task).await??;
+            self.connector = None;
         }
         Ok(())
     }
@@ -205,10 +206,13 @@ impl World {
         self.relay_stop.cancel();
     }
 
-    /// Waits until the relay has stopped (after [`World::begin_drain`]).
+    /// Waits (at most [`WAIT`]) until the relay has stopped, after
+    /// [`World::begin_drain`]. Cancel-safe: a caller may time it out and
+    /// wait again.
     pub async fn relay_stopped(&mut self) -> Result<(), Error> {
-        if let Some(task) = self.relay.take() {
+        if let Some(task) = &mut self.relay {
             bounded(task).await??;
+            self.relay = None;
         }
         Ok(())
     }
@@ -221,7 +225,7 @@ impl Drop for World {
     }
 }
 
-async fn bounded<T>(task: JoinHandle<T>) -> Result<T, Error> {
+async fn bounded<T>(task: &mut JoinHandle<T>) -> Result<T, Error> {
     match tokio::time::timeout(WAIT, task).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Error::Task(e)),

@@ -1,0 +1,95 @@
+//! A request's life: cancelled when its client goes away, finished when
+//! the relay drains, cut when the server takes too long (paused time).
+
+use std::time::Duration;
+
+use sallyport_testkit::{MemoryServer, WAIT, World, call_tool};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_upstream_call() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+
+    let pending = tokio::spawn({
+        let (alice, session) = (alice.clone(), session.clone());
+        async move { alice.call(&session, &call_tool(2, "wait", json!({}))).await }
+    });
+    files.wait_until(WAIT, |s| s.waiting == 1).await;
+    pending.abort();
+    files.wait_until(WAIT, |s| s.cancelled == 1).await;
+    assert_eq!(files.seen().released, 0);
+
+    // The link is fine: the next call in the session answers.
+    let echo = call_tool(3, "echo", json!({"text": "after"}));
+    assert_eq!(alice.call(&session, &echo).await.expect("send").status, 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_draining_relay_lets_the_request_in_flight_finish() {
+    let files = MemoryServer::default();
+    let mut world = World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let pending = tokio::spawn({
+        let (alice, session) = (alice.clone(), session.clone());
+        async move { alice.call(&session, &call_tool(2, "wait", json!({}))).await }
+    });
+    files.wait_until(WAIT, |s| s.waiting == 1).await;
+
+    world.begin_drain();
+    // The relay waits for the held call (its drain timeout is 5 s).
+    let early = tokio::time::timeout(Duration::from_secs(3), world.relay_stopped()).await;
+    assert!(early.is_err(), "the relay stopped with a request in flight");
+    files.release();
+    let reply = pending.await.expect("task").expect("send");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.json()["result"]["content"][0]["text"], "released");
+    assert_eq!(files.seen().cancelled, 0);
+    world.relay_stopped().await.expect("relay stops");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_does_not_answer_in_time_is_504_and_cancelled() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .http("response_timeout_ms = 30000")
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+
+    let started = tokio::time::Instant::now();
+    let call = call_tool(2, "wait", json!({}));
+    let reply = alice.call(&session, &call).await.expect("send");
+    assert_eq!(reply.status, 504, "{:?}", reply.body);
+    assert_eq!(reply.json()["id"], 2);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(30), "{waited:?}");
+    assert!(waited < Duration::from_secs(31), "{waited:?}");
+    files.wait_until(WAIT, |s| s.cancelled == 1).await;
+}

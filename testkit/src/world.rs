@@ -95,7 +95,7 @@ pub struct World {
     relay: Option<JoinHandle<Result<(), sallyport_relay::RelayError>>>,
     connector_stop: CancellationToken,
     connector: Option<JoinHandle<Result<(), sallyport_connector::ConnectorError>>>,
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
 }
 
 impl World {
@@ -160,7 +160,7 @@ impl World {
             relay: Some(relay_task),
             connector_stop,
             connector: Some(connector_task),
-            _tmp: tmp,
+            tmp,
         };
         for name in names {
             world.wait_served(name, true).await?;
@@ -218,6 +218,23 @@ impl World {
     }
 }
 
+impl World {
+    /// Drains and stops the relay (which writes its last audit records),
+    /// then returns every audit record, one JSON value per line.
+    pub async fn audit(&mut self) -> Result<Vec<serde_json::Value>, Error> {
+        self.begin_drain();
+        self.relay_stopped().await?;
+        let text = std::fs::read_to_string(self.tmp.path().join(AUDIT_FILE))?;
+        Ok(text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+            .collect())
+    }
+}
+
+/// The relay's audit log, in the world's directory.
+const AUDIT_FILE: &str = "audit.jsonl";
+
 impl Drop for World {
     fn drop(&mut self) {
         self.connector_stop.cancel();
@@ -256,7 +273,7 @@ drain_timeout_ms = 5000
 listen = "127.0.0.1:0"
 
 [audit]
-path = "audit.jsonl"
+path = "{AUDIT_FILE}"
 
 [http]
 listen = "127.0.0.1:0"

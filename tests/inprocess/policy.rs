@@ -146,3 +146,81 @@ async fn lists_show_only_allowed_tools_in_event_streams() {
         )
     );
 }
+
+#[tokio::test]
+async fn denials_are_audited_with_the_rule_that_decided() {
+    let mut world = World::builder()
+        .server("files", MemoryServer::default())
+        .policy(ECHO_ONLY)
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let denied = alice
+        .call(&session, &call_tool(2, "fail", json!({})))
+        .await
+        .expect("call");
+    let echo = alice
+        .call(&session, &call_tool(3, "echo", json!({})))
+        .await
+        .expect("call");
+    assert_eq!(echo.status, 200);
+    let bob = world
+        .client(&world.bob)
+        .initialize("files")
+        .await
+        .expect("send");
+    let bob = bob.expect_err("bob may not");
+    assert_eq!(bob.status, 403);
+    let records = world.audit().await.expect("audit");
+    let record = |reply: &Reply| {
+        let id: u64 = reply
+            .header("x-request-id")
+            .and_then(|v| v.parse().ok())
+            .expect("id");
+        records
+            .iter()
+            .find(|r| r["request_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no audit record {id} in {records:?}"))
+    };
+    let tool = record(&denied);
+    assert_eq!(
+        (
+            &tool["event"],
+            &tool["decision"],
+            &tool["target"],
+            &tool["user"]
+        ),
+        (
+            &json!("denial"),
+            &json!("deny"),
+            &json!("fail"),
+            &json!("alice@acme.com")
+        )
+    );
+    let rule = tool["rule"].as_str().unwrap_or_default();
+    assert!(rule.starts_with("DENY files/fail"), "{rule}");
+    assert_eq!(
+        tool["connector"],
+        json!(null),
+        "a denial never reaches a connector"
+    );
+    let allowed = record(&echo);
+    assert_eq!(
+        (&allowed["decision"], &allowed["target"]),
+        (&json!("allow"), &json!("echo"))
+    );
+    let server = record(&bob);
+    assert_eq!(
+        (&server["decision"], &server["status"]),
+        (&json!("deny"), &json!(403))
+    );
+    let rule = server["rule"].as_str().unwrap_or_default();
+    assert!(rule.starts_with("DENY server files"), "{rule}");
+}

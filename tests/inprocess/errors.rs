@@ -1,6 +1,9 @@
 //! Errors on the wire: each failure has its own status, never a hang.
 
-use sallyport_testkit::{MemoryServer, Session, World, call_tool, rpc};
+use std::time::Duration;
+
+use sallyport_testkit::world::CONNECTOR_ADDR;
+use sallyport_testkit::{MemoryServer, Session, WAIT, World, call_tool, rpc};
 use serde_json::json;
 
 async fn world(files: &MemoryServer) -> World {
@@ -128,4 +131,40 @@ async fn an_upstream_failure_is_502_with_the_request_id() {
     let echo = call_tool(8, "echo", json!({"text": "still here"}));
     let reply = alice.call(&session, &echo).await.expect("send");
     assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_lost_mid_request_fails_it_and_unroutes_the_server() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let pending = tokio::spawn({
+        let (alice, session) = (alice.clone(), session.clone());
+        async move { alice.call(&session, &call_tool(2, "wait", json!({}))).await }
+    });
+    files.wait_until(WAIT, |s| s.waiting == 1).await;
+
+    world.net.cut(CONNECTOR_ADDR.parse().expect("addr"));
+    let started = tokio::time::Instant::now();
+    let reply = pending.await.expect("task").expect("send");
+    // The relay notices at its QUIC idle timeout (10 s by default).
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(11),
+        "{waited:?}"
+    );
+    assert_eq!(reply.status, 502, "{:?}", reply.body);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "the connector link failed"
+    );
+    assert_eq!(reply.json()["id"], 2);
+    world.wait_served("files", false).await.expect("link gone");
+    let fresh = alice.initialize("files").await.expect("send");
+    assert_eq!(fresh.expect_err("no link").status, 503);
 }

@@ -5,6 +5,7 @@
 mod inprocess {
     mod errors;
     mod lifecycle;
+    mod limits;
     mod policy;
     mod roundtrip;
 }

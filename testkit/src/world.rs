@@ -34,12 +34,24 @@ role = "everything"
 users = ["alice@acme.com"]
 "#;
 
+/// A policy that lets `alice@acme.com` and `bob@acme.com` use everything.
+pub const ALLOW_BOTH: &str = r#"
+[[role]]
+name = "everything"
+allow = ["*/*"]
+
+[[binding]]
+role = "everything"
+users = ["alice@acme.com", "bob@acme.com"]
+"#;
+
 /// How to build a [`World`].
 #[derive(Debug, Clone)]
 pub struct Builder {
     servers: Vec<(String, MemoryServer)>,
     policy: String,
     relay_extra: String,
+    relay_tables: String,
 }
 
 impl Default for Builder {
@@ -48,6 +60,7 @@ impl Default for Builder {
             servers: Vec::new(),
             policy: ALLOW_ALICE.to_owned(),
             relay_extra: String::new(),
+            relay_tables: String::new(),
         }
     }
 }
@@ -70,6 +83,15 @@ impl Builder {
     pub fn http(mut self, toml: &str) -> Self {
         self.relay_extra.push_str(toml);
         self.relay_extra.push('\n');
+        self
+    }
+
+    /// Tables added at the end of the relay's config, e.g.
+    /// `[limits]\nmax_streams_per_principal = 1`.
+    pub fn relay(mut self, toml: &str) -> Self {
+        self.relay_tables.push('\n');
+        self.relay_tables.push_str(toml);
+        self.relay_tables.push('\n');
         self
     }
 
@@ -284,7 +306,9 @@ insecure_plain_http = true
 id = {connector:?}
 servers = [{servers}]
 {policy}
+{tables}
 "#,
+        tables = b.relay_tables,
         extra = b.relay_extra,
         servers = list.join(", "),
         policy = b.policy,

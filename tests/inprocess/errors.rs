@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sallyport_testkit::world::CONNECTOR_ADDR;
+use sallyport_testkit::world::{ALLOW_BOTH, CONNECTOR_ADDR};
 use sallyport_testkit::{MemoryServer, Session, WAIT, World, call_tool, rpc};
 use serde_json::json;
 
@@ -56,17 +56,7 @@ async fn a_session_of_another_caller_is_404() {
     let files = MemoryServer::default();
     let world = World::builder()
         .server("files", files.clone())
-        .policy(
-            r#"
-[[role]]
-name = "everything"
-allow = ["*/*"]
-
-[[binding]]
-role = "everything"
-users = ["alice@acme.com", "bob@acme.com"]
-"#,
-        )
+        .policy(ALLOW_BOTH)
         .start()
         .await
         .expect("world");

@@ -5,7 +5,8 @@
 //! Tools: `echo` (returns its `text` argument), `fail` (the upstream
 //! breaks: a [`StreamErrorKind::Upstream`] error), `wait` (answers only when
 //! [`MemoryServer::release`] is called, and records a cancellation when its
-//! token fires first), plus any names given to
+//! token fires first), `stream` (an event stream with a progress
+//! notification that stays open like `wait`), plus any names given to
 //! [`MemoryServer::with_tools`], which answer like `echo`.
 
 use std::collections::HashSet;
@@ -63,10 +64,12 @@ impl Default for MemoryServer {
 }
 
 impl MemoryServer {
-    /// A server with `echo`, `fail`, `wait` and `extra` tools; with
+    /// A server with `echo`, `fail`, `wait`, `stream` and `extra` tools; with
     /// `sse_lists`, `tools/list` answers as an event stream.
     pub fn with_tools(extra: &[&str], sse_lists: bool) -> Self {
-        let mut tools: Vec<String> = ["echo", "fail", "wait"].map(str::to_owned).to_vec();
+        let mut tools: Vec<String> = ["echo", "fail", "wait", "stream"]
+            .map(str::to_owned)
+            .to_vec();
         tools.extend(extra.iter().map(|t| (*t).to_owned()));
         Self {
             inner: Arc::new(State {
@@ -187,7 +190,7 @@ impl MemoryServer {
                 }
                 body
             }
-            "tools/call" => self.call(&id, &message["params"], cancel).await?,
+            "tools/call" => return self.call(&id, &message["params"], cancel).await,
             other => {
                 let error = json!({"code": -32601, "message": format!("no method {other}")});
                 Bytes::from(json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string())
@@ -205,8 +208,13 @@ impl MemoryServer {
         id: &Value,
         params: &Value,
         cancel: CancellationToken,
-    ) -> Result<Bytes, sallyport_protocol::data::StreamError> {
+    ) -> Result<BridgeReply, sallyport_protocol::data::StreamError> {
         let name = params["name"].as_str().unwrap_or_default();
+        let json = |body: Bytes| BridgeReply::Json {
+            status: 200,
+            session: None,
+            body,
+        };
         match name {
             "fail" => Err(stream_error(StreamErrorKind::Upstream, "the tool crashed")),
             "wait" => {
@@ -227,18 +235,47 @@ impl MemoryServer {
                 self.inner.release.notified().await;
                 released.store(true, Ordering::SeqCst);
                 self.note(|s| s.released += 1);
-                Ok(text(id, "released"))
+                Ok(json(text(id, "released")))
             }
+            "stream" => Ok(self.stream(id.clone(), cancel)),
             known if self.inner.tools.iter().any(|t| t == known) => {
                 let echoed = params["arguments"]["text"].as_str().unwrap_or(known);
-                Ok(text(id, echoed))
+                Ok(json(text(id, echoed)))
             }
             // What the MCP SDKs answer for a tool they do not have.
-            unknown => Ok(Bytes::from(
+            unknown => Ok(json(Bytes::from(
                 json!({"jsonrpc": "2.0", "id": id,
                     "error": {"code": -32602, "message": format!("Unknown tool: {unknown}")}})
                 .to_string(),
-            )),
+            ))),
+        }
+    }
+
+    /// The `stream` tool: an event stream with one progress notification
+    /// that stays open until [`MemoryServer::release`] (then the result
+    /// follows and it ends) or until its token fires (a cancellation).
+    fn stream(&self, id: Value, cancel: CancellationToken) -> BridgeReply {
+        self.note(|s| s.waiting += 1);
+        let (tx, events) = mpsc::channel(4);
+        let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+            "params": {"progressToken": 1, "progress": 1}});
+        // A fresh channel with room for four: this send cannot fail.
+        let _ = tx.try_send(event(Bytes::from(progress.to_string())));
+        let server = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = server.inner.release.notified() => {
+                    server.note(|s| s.released += 1);
+                    let _ = tx.send(event(text(&id, "released"))).await;
+                }
+                () = cancel.cancelled() => server.note(|s| s.cancelled += 1),
+            }
+        });
+        BridgeReply::Sse {
+            status: 200,
+            session: None,
+            events,
+            failure: None,
         }
     }
 
@@ -280,17 +317,21 @@ fn text(id: &Value, text: &str) -> Bytes {
     reply(id, json!({"content": [{"type": "text", "text": text}]}))
 }
 
+/// A `message` event carrying `data`.
+fn event(data: Bytes) -> SseItem {
+    SseItem::Event(SseEvent {
+        id: None,
+        event: Some("message".into()),
+        data,
+        retry: None,
+    })
+}
+
 /// `body` as a one-event stream.
 fn sse(body: Bytes) -> BridgeReply {
     let (tx, events) = mpsc::channel(1);
-    let event = SseEvent {
-        id: None,
-        event: Some("message".into()),
-        data: body,
-        retry: None,
-    };
     // A fresh channel with room for one: this send cannot fail.
-    let _ = tx.try_send(SseItem::Event(event));
+    let _ = tx.try_send(event(body));
     BridgeReply::Sse {
         status: 200,
         session: None,

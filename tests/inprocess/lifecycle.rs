@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use sallyport_testkit::{MemoryServer, WAIT, World, call_tool};
 use serde_json::json;
 
@@ -92,4 +93,60 @@ async fn a_server_that_does_not_answer_in_time_is_504_and_cancelled() {
     assert!(waited >= Duration::from_secs(30), "{waited:?}");
     assert!(waited < Duration::from_secs(31), "{waited:?}");
     files.wait_until(WAIT, |s| s.cancelled == 1).await;
+}
+
+#[tokio::test]
+async fn an_event_stream_runs_to_its_result_or_is_cancelled_when_dropped() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let call =
+        |id| alice.post_request("files", Some(&session), &call_tool(id, "stream", json!({})));
+
+    // Read to the end: the progress notification, then the result.
+    let mut response = alice.open(call(2).expect("request")).await;
+    assert_eq!(response.status(), 200);
+    let first = next_data(&mut response).await;
+    assert!(first.contains("notifications/progress"), "{first}");
+    files.release();
+    let rest = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("released"), "{rest}");
+
+    // Dropped after the first event: the server's call is cancelled.
+    let mut response = alice.open(call(3).expect("request")).await;
+    assert_eq!(response.status(), 200);
+    let _ = next_data(&mut response).await;
+    drop(response);
+    files.wait_until(WAIT, |s| s.cancelled == 1).await;
+    assert_eq!(files.seen().released, 1);
+}
+
+/// The next data frame of a response body, as text.
+async fn next_data(response: &mut axum::response::Response) -> String {
+    for _ in 0..16 {
+        let frame = tokio::time::timeout(WAIT, response.body_mut().frame()).await;
+        let frame = frame
+            .expect("a frame in time")
+            .expect("a frame")
+            .expect("no error");
+        if let Ok(data) = frame.into_data() {
+            return String::from_utf8_lossy(&data).into_owned();
+        }
+    }
+    panic!("no data frame in 16 frames");
 }

@@ -128,7 +128,7 @@ async fn lists_show_only_allowed_tools_in_json() {
     );
     // The control: with everything allowed, nothing is taken out.
     let all = listed(false, sallyport_testkit::world::ALLOW_ALICE).await;
-    assert_eq!(all.1, ["echo", "fail", "wait", "extra"]);
+    assert_eq!(all.1, ["echo", "fail", "wait", "stream", "extra"]);
 }
 
 #[tokio::test]
@@ -142,7 +142,9 @@ async fn lists_show_only_allowed_tools_in_event_streams() {
         all,
         (
             true,
-            ["echo", "fail", "wait", "extra"].map(String::from).to_vec()
+            ["echo", "fail", "wait", "stream", "extra"]
+                .map(String::from)
+                .to_vec()
         )
     );
 }

@@ -27,7 +27,7 @@ async fn a_session_era_round_trip() {
         .await
         .expect("list");
     assert_eq!(list.status, 200);
-    assert_eq!(list.tool_names(), ["echo", "fail", "wait"]);
+    assert_eq!(list.tool_names(), ["echo", "fail", "wait", "stream"]);
 
     let call = call_tool(3, "echo", json!({"text": "hello"}));
     let reply = alice.call(&session, &call).await.expect("call");
@@ -70,7 +70,7 @@ async fn a_stateless_era_round_trip() {
         .await
         .expect("list");
     assert_eq!(list.status, 200, "{:?}", list.body);
-    assert_eq!(list.tool_names(), ["echo", "fail", "wait"]);
+    assert_eq!(list.tool_names(), ["echo", "fail", "wait", "stream"]);
     assert_eq!(list.header("mcp-session-id"), None);
 
     let call = call_tool(2, "echo", json!({"text": "no session"}));

@@ -8,4 +8,5 @@ mod inprocess {
     mod limits;
     mod policy;
     mod roundtrip;
+    mod routing;
 }

@@ -18,10 +18,18 @@ use crate::net::Network;
 use crate::server::MemoryServer;
 use crate::{Error, WAIT};
 
+mod config;
+
 /// The relay's address on the in-memory network.
 pub const RELAY_ADDR: &str = "10.0.0.1:4433";
-/// The connector's address on the in-memory network.
+/// The first connector's address on the in-memory network.
 pub const CONNECTOR_ADDR: &str = "10.0.0.2:50000";
+
+/// Connector `i`'s address: 10.0.0.(2 + i), port 50000.
+pub fn connector_addr(i: usize) -> SocketAddr {
+    let host = u8::try_from(2 + i).unwrap_or(u8::MAX);
+    SocketAddr::from(([10, 0, 0, host], 50000))
+}
 
 /// A policy that lets `alice@acme.com` use everything.
 pub const ALLOW_ALICE: &str = r#"
@@ -48,7 +56,8 @@ users = ["alice@acme.com", "bob@acme.com"]
 /// How to build a [`World`].
 #[derive(Debug, Clone)]
 pub struct Builder {
-    servers: Vec<(String, MemoryServer)>,
+    /// The servers of each connector; the first is [`Builder::server`]'s.
+    connectors: Vec<Vec<(String, MemoryServer)>>,
     policy: String,
     relay_extra: String,
     relay_tables: String,
@@ -57,7 +66,7 @@ pub struct Builder {
 impl Default for Builder {
     fn default() -> Self {
         Self {
-            servers: Vec::new(),
+            connectors: vec![Vec::new()],
             policy: ALLOW_ALICE.to_owned(),
             relay_extra: String::new(),
             relay_tables: String::new(),
@@ -66,9 +75,17 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Serves `name` with `server` (granted to the connector).
+    /// Serves `name` with `server` on the first connector.
     pub fn server(mut self, name: &str, server: MemoryServer) -> Self {
-        self.servers.push((name.to_owned(), server));
+        self.connectors[0].push((name.to_owned(), server));
+        self
+    }
+
+    /// Adds a further connector (same identity, its own instance and
+    /// address) serving `servers`.
+    pub fn connector(mut self, servers: &[(&str, MemoryServer)]) -> Self {
+        let servers = servers.iter().map(|(n, s)| ((*n).to_owned(), s.clone()));
+        self.connectors.push(servers.collect());
         self
     }
 
@@ -102,7 +119,14 @@ impl Builder {
     }
 }
 
-/// A running relay and connector; both stop when it is dropped.
+/// A connector task and what stops it.
+#[derive(Debug)]
+struct Running {
+    stop: CancellationToken,
+    task: Option<JoinHandle<Result<(), sallyport_connector::ConnectorError>>>,
+}
+
+/// A running relay and its connectors; they stop when it is dropped.
 #[derive(Debug)]
 pub struct World {
     /// The network both run on.
@@ -115,8 +139,7 @@ pub struct World {
     registry: Arc<Registry>,
     relay_stop: CancellationToken,
     relay: Option<JoinHandle<Result<(), sallyport_relay::RelayError>>>,
-    connector_stop: CancellationToken,
-    connector: Option<JoinHandle<Result<(), sallyport_connector::ConnectorError>>>,
+    connectors: Vec<Running>,
     tmp: tempfile::TempDir,
 }
 
@@ -140,16 +163,19 @@ impl World {
         let alice = ApiKey::generate("alice@acme.com", &["legal".into()])?;
         let bob = ApiKey::generate("bob@acme.com", &["eng".into()])?;
 
-        let names: Vec<&str> = b.servers.iter().map(|(n, _)| n.as_str()).collect();
-        let relay_toml = relay_toml(&pki, &issued.spiffe_id.to_string(), &names, &b)
+        let mut names: Vec<&str> = b
+            .connectors
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let relay_toml = config::relay_toml(&pki, &issued.spiffe_id.to_string(), &names, &b)
             + &alice.toml_entry()
             + "\n"
             + &bob.toml_entry();
         let relay_config = sallyport_relay::Config::parse(&relay_toml, tmp.path())?;
-        let connector_toml = connector_toml(&pki, &issued, &names);
-        let no_env = |_: &str| None;
-        let connector_config =
-            sallyport_connector::Config::parse(&connector_toml, tmp.path(), &no_env)?;
 
         let net = Network::new();
         let relay =
@@ -160,18 +186,28 @@ impl World {
         let relay_stop = CancellationToken::new();
         let relay_task = tokio::spawn(relay.serve(relay_stop.clone()));
 
-        let bridges: HashMap<ServerName, Arc<dyn Bridge>> = b
-            .servers
-            .iter()
-            .map(|(n, s)| Ok((ServerName::new(n.as_str())?, s.bridge())))
-            .collect::<Result<_, Error>>()?;
-        let connector_stop = CancellationToken::new();
-        let connector_task = tokio::spawn(sallyport_connector::run_in_memory(
-            connector_config,
-            net.bind(addr(CONNECTOR_ADDR)),
-            bridges,
-            connector_stop.clone(),
-        ));
+        let mut connectors = Vec::new();
+        for (i, servers) in b.connectors.iter().enumerate() {
+            let offered: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
+            let text = config::connector_toml(&pki, &issued, &offered);
+            let no_env = |_: &str| None;
+            let config = sallyport_connector::Config::parse(&text, tmp.path(), &no_env)?;
+            let bridges: HashMap<ServerName, Arc<dyn Bridge>> = servers
+                .iter()
+                .map(|(n, s)| Ok((ServerName::new(n.as_str())?, s.bridge())))
+                .collect::<Result<_, Error>>()?;
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(sallyport_connector::run_in_memory(
+                config,
+                net.bind(connector_addr(i)),
+                bridges,
+                stop.clone(),
+            ));
+            connectors.push(Running {
+                stop,
+                task: Some(task),
+            });
+        }
         let world = World {
             net,
             alice,
@@ -180,10 +216,10 @@ impl World {
             registry,
             relay_stop,
             relay: Some(relay_task),
-            connector_stop,
-            connector: Some(connector_task),
+            connectors,
             tmp,
         };
+        world.wait_links(b.connectors.len()).await?;
         for name in names {
             world.wait_served(name, true).await?;
         }
@@ -213,12 +249,34 @@ impl World {
         }
     }
 
-    /// Stops the connector and waits until it has stopped.
+    /// Waits (at most [`WAIT`]) until the relay has `n` links.
+    pub async fn wait_links(&self, n: usize) -> Result<(), Error> {
+        let mut changes = self.registry.subscribe();
+        let registry = Arc::clone(&self.registry);
+        let wait = changes.wait_for(|_| registry.len() == n);
+        match tokio::time::timeout(WAIT, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::Timeout),
+        }
+    }
+
+    /// Stops every connector and waits until they have stopped.
     pub async fn stop_connector(&mut self) -> Result<(), Error> {
-        self.connector_stop.cancel();
-        if let Some(task) = &mut self.connector {
+        for i in 0..self.connectors.len() {
+            self.stop_connector_at(i).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops connector `i` (0: the first) and waits until it has stopped.
+    pub async fn stop_connector_at(&mut self, i: usize) -> Result<(), Error> {
+        let Some(running) = self.connectors.get_mut(i) else {
+            return Ok(());
+        };
+        running.stop.cancel();
+        if let Some(task) = &mut running.task {
             bounded(task).await??;
-            self.connector = None;
+            running.task = None;
         }
         Ok(())
     }
@@ -255,11 +313,13 @@ impl World {
 }
 
 /// The relay's audit log, in the world's directory.
-const AUDIT_FILE: &str = "audit.jsonl";
+pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 
 impl Drop for World {
     fn drop(&mut self) {
-        self.connector_stop.cancel();
+        for running in &self.connectors {
+            running.stop.cancel();
+        }
         self.relay_stop.cancel();
     }
 }
@@ -276,70 +336,4 @@ fn addr(text: &str) -> SocketAddr {
     // The constants above are valid socket addresses.
     text.parse()
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
-}
-
-fn relay_toml(pki: &Pki, connector: &str, servers: &[&str], b: &Builder) -> String {
-    let dir = pki.dir().display();
-    let list: Vec<String> = servers.iter().map(|s| format!("{s:?}")).collect();
-    format!(
-        r#"name = "test-relay"
-[quic]
-listen = "{RELAY_ADDR}"
-cert = "{dir}/relay.pem"
-key = "{dir}/relay.key"
-trust_bundle = "{dir}/bundle.pem"
-crl = "{dir}/crl.pem"
-drain_timeout_ms = 5000
-
-[admin]
-listen = "127.0.0.1:0"
-
-[audit]
-path = "{AUDIT_FILE}"
-
-[http]
-listen = "127.0.0.1:0"
-public_url = "http://relay.test"
-insecure_plain_http = true
-{extra}
-[[connector]]
-id = {connector:?}
-servers = [{servers}]
-{policy}
-{tables}
-"#,
-        tables = b.relay_tables,
-        extra = b.relay_extra,
-        servers = list.join(", "),
-        policy = b.policy,
-    )
-}
-
-fn connector_toml(pki: &Pki, issued: &sallyport_pki::Issued, servers: &[&str]) -> String {
-    let mut text = format!(
-        r#"relay = "{RELAY_ADDR}"
-relay_name = "relay.test"
-cert = "{cert}"
-key = "{key}"
-trust_bundle = "{dir}/bundle.pem"
-label = "memory"
-
-[link]
-keepalive_ms = 1000
-idle_timeout_ms = 10000
-connect_timeout_ms = 5000
-backoff_initial_ms = 100
-backoff_max_ms = 1000
-"#,
-        cert = issued.cert_path.display(),
-        key = issued.key_path.display(),
-        dir = pki.dir().display(),
-    );
-    for s in servers {
-        // The upstream is never dialled: the memory server replaces it.
-        text.push_str(&format!(
-            "\n[[server]]\nname = {s:?}\nurl = \"http://upstream.invalid/mcp\"\n"
-        ));
-    }
-    text
 }

@@ -4,6 +4,7 @@
 
 mod inprocess {
     mod errors;
+    mod identity;
     mod lifecycle;
     mod limits;
     mod policy;

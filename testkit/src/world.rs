@@ -140,6 +140,9 @@ pub struct World {
     relay_stop: CancellationToken,
     relay: Option<JoinHandle<Result<(), sallyport_relay::RelayError>>>,
     connectors: Vec<Running>,
+    reload: sallyport_relay::ReloadHandle,
+    pki: Pki,
+    connector_cert: std::path::PathBuf,
     tmp: tempfile::TempDir,
 }
 
@@ -183,6 +186,7 @@ impl World {
                 .await?;
         let router = relay.http_router().ok_or(Error::NoHttp)?;
         let registry = relay.registry();
+        let reload = relay.reload_handle();
         let relay_stop = CancellationToken::new();
         let relay_task = tokio::spawn(relay.serve(relay_stop.clone()));
 
@@ -217,6 +221,9 @@ impl World {
             relay_stop,
             relay: Some(relay_task),
             connectors,
+            reload,
+            connector_cert: issued.cert_path.clone(),
+            pki,
             tmp,
         };
         world.wait_links(b.connectors.len()).await?;
@@ -279,6 +286,22 @@ impl World {
             running.task = None;
         }
         Ok(())
+    }
+
+    /// The world's PKI (to revoke a certificate, say).
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// The certificate every connector of the world presents.
+    pub fn connector_cert(&self) -> &std::path::Path {
+        &self.connector_cert
+    }
+
+    /// What SIGHUP does: the relay reloads its TLS material (and CRL) and
+    /// re-checks its live links.
+    pub fn reload(&self) {
+        self.reload.reload();
     }
 
     /// Starts the relay's drain (what SIGTERM does): links get `GoAway`.

@@ -77,6 +77,9 @@ pub enum Error {
     /// A response body broke.
     #[error("response body")]
     Body(#[source] axum::Error),
+    /// [`World::set_policy`] did not find the policy to replace.
+    #[error("the relay's config does not hold that policy")]
+    NoSuchPolicy,
     /// The relay config has no `[http]` section.
     #[error("the relay has no [http] endpoint")]
     NoHttp,

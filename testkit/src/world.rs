@@ -178,7 +178,10 @@ impl World {
             + &alice.toml_entry()
             + "\n"
             + &bob.toml_entry();
-        let relay_config = sallyport_relay::Config::parse(&relay_toml, tmp.path())?;
+        // Written and loaded like the binary's, so a reload re-reads it.
+        let relay_path = tmp.path().join(RELAY_FILE);
+        std::fs::write(&relay_path, &relay_toml)?;
+        let relay_config = sallyport_relay::Config::load(&relay_path)?;
 
         let net = Network::new();
         let relay =
@@ -298,10 +301,24 @@ impl World {
         &self.connector_cert
     }
 
-    /// What SIGHUP does: the relay reloads its TLS material (and CRL) and
-    /// re-checks its live links.
+    /// What SIGHUP does: the relay reloads its TLS material (and CRL),
+    /// re-checks its live links, and re-reads its policy and credentials.
     pub fn reload(&self) {
         self.reload.reload();
+    }
+
+    /// Replaces the policy in the relay's config file (the rest stays)
+    /// and reloads. Only for worlds built with [`Builder::policy`] or the
+    /// default policy, which the file holds verbatim.
+    pub fn set_policy(&self, old: &str, new: &str) -> Result<(), Error> {
+        let path = self.tmp.path().join(RELAY_FILE);
+        let text = std::fs::read_to_string(&path)?;
+        if !text.contains(old) {
+            return Err(Error::NoSuchPolicy);
+        }
+        std::fs::write(&path, text.replacen(old, new, 1))?;
+        self.reload();
+        Ok(())
     }
 
     /// Starts the relay's drain (what SIGTERM does): links get `GoAway`.
@@ -334,6 +351,9 @@ impl World {
             .collect())
     }
 }
+
+/// The relay's config file, in the world's directory.
+const RELAY_FILE: &str = "relay.toml";
 
 /// The relay's audit log, in the world's directory.
 pub(crate) const AUDIT_FILE: &str = "audit.jsonl";

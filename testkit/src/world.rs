@@ -61,6 +61,8 @@ pub struct Builder {
     policy: String,
     relay_extra: String,
     relay_tables: String,
+    /// The servers the relay grants; `None`: every server offered.
+    grants: Option<Vec<String>>,
 }
 
 impl Default for Builder {
@@ -70,6 +72,7 @@ impl Default for Builder {
             policy: ALLOW_ALICE.to_owned(),
             relay_extra: String::new(),
             relay_tables: String::new(),
+            grants: None,
         }
     }
 }
@@ -100,6 +103,14 @@ impl Builder {
     pub fn http(mut self, toml: &str) -> Self {
         self.relay_extra.push_str(toml);
         self.relay_extra.push('\n');
+        self
+    }
+
+    /// Grants the connectors exactly `servers` (by default, every server
+    /// they offer); [`Builder::start`] waits only for the granted ones
+    /// that are offered.
+    pub fn grants(mut self, servers: &[&str]) -> Self {
+        self.grants = Some(servers.iter().map(|s| (*s).to_owned()).collect());
         self
     }
 
@@ -174,7 +185,12 @@ impl World {
             .collect();
         names.sort_unstable();
         names.dedup();
-        let relay_toml = config::relay_toml(&pki, &issued.spiffe_id.to_string(), &names, &b)
+        let granted: Vec<&str> = match &b.grants {
+            Some(g) => g.iter().map(String::as_str).collect(),
+            None => names.clone(),
+        };
+        names.retain(|n| granted.contains(n));
+        let relay_toml = config::relay_toml(&pki, &issued.spiffe_id.to_string(), &granted, &b)
             + &alice.toml_entry()
             + "\n"
             + &bob.toml_entry();

@@ -1,6 +1,6 @@
 //! Routing over several connectors: new sessions spread over idle links,
 //! a session stays on the connector that holds it, and losing that
-//! connector loses only its sessions.
+//! connector loses only its sessions; only granted servers are routed.
 
 use sallyport_testkit::{MemoryServer, World, call_tool, rpc};
 use serde_json::json;
@@ -68,4 +68,32 @@ async fn sessions_spread_stick_to_their_connector_and_die_with_it() {
     let fresh = alice.initialize("files").await.expect("send");
     assert!(fresh.is_ok(), "a new session goes to the connector left");
     assert_eq!(inits(left), 2);
+}
+
+#[tokio::test]
+async fn only_granted_servers_are_routed() {
+    let mut world = World::builder()
+        .server("files", MemoryServer::default())
+        .server("secret", MemoryServer::default())
+        .grants(&["files", "notes"])
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    assert!(alice.initialize("files").await.expect("send").is_ok());
+    // Offered but not granted: the relay refused it at the link.
+    let secret = alice.initialize("secret").await.expect("send");
+    let secret = secret.expect_err("not granted");
+    // Granted but not offered: a known server with no connector.
+    let notes = alice.initialize("notes").await.expect("send");
+    let notes = notes.expect_err("not offered");
+    assert_eq!((secret.status.as_u16(), notes.status.as_u16()), (404, 503));
+
+    let records = world.audit().await.expect("audit");
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| r["event"] == "connector_refused")
+        .map(|r| r["server"].clone())
+        .collect();
+    assert_eq!(refused, [json!("secret")]);
 }

@@ -1,5 +1,6 @@
 //! Bounds on the wire: a role's quota and a caller's share of streams
-//! answer 429 with Retry-After, and never reach the server.
+//! answer 429 with Retry-After, a body over the limit 413; none of them
+//! reaches the server.
 
 use sallyport_testkit::world::ALLOW_BOTH;
 use sallyport_testkit::{MemoryServer, WAIT, World, call_tool};
@@ -85,4 +86,36 @@ async fn a_caller_holding_its_share_of_streams_is_429_until_one_ends() {
     assert_eq!(held.await.expect("task").expect("send").status, 200);
     let again = alice.call(&session, &echo).await.expect("send");
     assert_eq!(again.status, 200, "{:?}", again.body);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_not_forwarded() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .http("max_body_bytes = 1024")
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let big = call_tool(2, "echo", json!({"text": "x".repeat(2048)}));
+    let reply = alice.call(&session, &big).await.expect("send");
+    assert_eq!(reply.status, 413, "{:?}", reply.body);
+    let small = call_tool(3, "echo", json!({"text": "x".repeat(512)}));
+    assert_eq!(
+        alice.call(&session, &small).await.expect("send").status,
+        200
+    );
+    let calls = files
+        .seen()
+        .methods
+        .iter()
+        .filter(|m| *m == "tools/call")
+        .count();
+    assert_eq!(calls, 1, "the body over the limit reached the server");
 }

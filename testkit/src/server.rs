@@ -6,7 +6,8 @@
 //! breaks: a [`StreamErrorKind::Upstream`] error), `wait` (answers only when
 //! [`MemoryServer::release`] is called, and records a cancellation when its
 //! token fires first), `stream` (an event stream with a progress
-//! notification that stays open like `wait`), plus any names given to
+//! notification that stays open like `wait`), `broken` (an event stream
+//! whose upstream breaks after one event; not listed), plus any names given to
 //! [`MemoryServer::with_tools`], which answer like `echo`.
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use sallyport_connector::bridge::{
 use sallyport_mcp::era::STATELESS_ERA;
 use sallyport_protocol::data::{Caller, Method, SseEvent, StreamErrorKind};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// What the server has seen, for tests to wait on.
@@ -238,6 +239,7 @@ impl MemoryServer {
                 Ok(json(text(id, "released")))
             }
             "stream" => Ok(self.stream(id.clone(), cancel)),
+            "broken" => Ok(broken()),
             known if self.inner.tools.iter().any(|t| t == known) => {
                 let echoed = params["arguments"]["text"].as_str().unwrap_or(known);
                 Ok(json(text(id, echoed)))
@@ -325,6 +327,26 @@ fn event(data: Bytes) -> SseItem {
         data,
         retry: None,
     })
+}
+
+/// The `broken` tool: an event stream whose upstream breaks after a
+/// progress notification.
+fn broken() -> BridgeReply {
+    let (tx, events) = mpsc::channel(1);
+    let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+        "params": {"progressToken": 1, "progress": 1}});
+    // A fresh channel with room for one: this send cannot fail.
+    let _ = tx.try_send(event(Bytes::from(progress.to_string())));
+    let (fail, failure) = oneshot::channel();
+    // The receiver is in the reply below: this send cannot fail.
+    let _ = fail.send(stream_error(StreamErrorKind::Upstream, "connection reset"));
+    drop(tx);
+    BridgeReply::Sse {
+        status: 200,
+        session: None,
+        events,
+        failure: Some(failure),
+    }
 }
 
 /// `body` as a one-event stream.

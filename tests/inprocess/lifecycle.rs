@@ -1,5 +1,6 @@
 //! A request's life: cancelled when its client goes away, finished when
-//! the relay drains, cut when the server takes too long (paused time).
+//! the relay drains, cut when the server takes too long (paused time),
+//! and an event stream's end, whole or broken.
 
 use std::time::Duration;
 
@@ -149,4 +150,44 @@ async fn next_data(response: &mut axum::response::Response) -> String {
         }
     }
     panic!("no data frame in 16 frames");
+}
+
+#[tokio::test]
+async fn an_event_stream_that_breaks_upstream_ends_with_an_error_for_the_call() {
+    let world = World::builder()
+        .server("files", MemoryServer::default())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let call = call_tool(2, "broken", json!({}));
+    let mut response = alice
+        .open(
+            alice
+                .post_request("files", Some(&session), &call)
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let first = next_data(&mut response).await;
+    assert!(first.contains("notifications/progress"), "{first}");
+    let rest = tokio::time::timeout(WAIT, response.into_body().collect()).await;
+    let rest = rest
+        .expect("the stream ends in time")
+        .expect("body")
+        .to_bytes();
+    // Not a quiet end: the last event answers the call with an error.
+    let text = String::from_utf8_lossy(&rest);
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .expect("an event");
+    let error: serde_json::Value = serde_json::from_str(data.trim()).expect("JSON-RPC");
+    assert_eq!(error["id"], 2);
+    assert_eq!(error["error"]["code"], -32002, "{error}");
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::{HeaderValue, Method};
 use sallyport_testkit::world::{ALLOW_BOTH, CONNECTOR_ADDR};
 use sallyport_testkit::{MemoryServer, Session, WAIT, World, call_tool, rpc};
 use serde_json::json;
@@ -157,4 +159,30 @@ async fn a_link_lost_mid_request_fails_it_and_unroutes_the_server() {
     world.wait_served("files", false).await.expect("link gone");
     let fresh = alice.initialize("files").await.expect("send");
     assert_eq!(fresh.expect_err("no link").status, 503);
+}
+
+#[tokio::test]
+async fn a_foreign_host_or_origin_is_403_before_anything_else() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let message = rpc(1, "tools/list", json!({}));
+    let send = |name: &'static str, value: &'static str| {
+        let mut request = alice
+            .request(Method::POST, "files", Some(&message))
+            .body(Body::from(message.to_string()))
+            .expect("request");
+        let value = HeaderValue::from_static(value);
+        request.headers_mut().insert(name, value);
+        alice.send(request)
+    };
+    let host = send("host", "evil.test").await.expect("send");
+    assert_eq!(host.status, 403, "{:?}", host.body);
+    let origin = send("origin", "http://evil.test").await.expect("send");
+    assert_eq!(origin.status, 403, "{:?}", origin.body);
+    // The control: the relay's own origin passes these rules (and, without
+    // a session, is then refused for that).
+    let own = send("origin", "http://relay.test").await.expect("send");
+    assert_eq!(own.status, 400, "{:?}", own.body);
+    assert!(files.seen().methods.is_empty(), "{:?}", files.seen());
 }

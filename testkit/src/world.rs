@@ -1,6 +1,7 @@
 //! The whole system in one process: a test PKI made with `sallyport-pki`,
-//! a relay and a connector parsed from config text like the binaries', on
-//! one in-memory [`Network`], with [`MemoryServer`]s behind the connector.
+//! a relay (its `relay.toml` written and loaded as the binary does) and
+//! one or more connectors (config text parsed as the binary does) on one
+//! in-memory [`Network`], with [`MemoryServer`]s behind the connectors.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

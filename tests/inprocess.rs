@@ -10,4 +10,5 @@ mod inprocess {
     mod policy;
     mod roundtrip;
     mod routing;
+    mod tokens;
 }

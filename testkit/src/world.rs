@@ -258,6 +258,11 @@ impl World {
         Client::new(self.router.clone(), Some(key.key().to_owned()))
     }
 
+    /// A client with a bearer token (e.g. one [`Pki::mint_token`] signs).
+    pub fn client_with_token(&self, token: &str) -> Client {
+        Client::new(self.router.clone(), Some(token.to_owned()))
+    }
+
     /// A client without credentials.
     pub fn anonymous(&self) -> Client {
         Client::new(self.router.clone(), None)

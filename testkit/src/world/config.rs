@@ -26,6 +26,9 @@ listen = "127.0.0.1:0"
 [audit]
 path = "{AUDIT_FILE}"
 
+[auth]
+token_public_key = "pki/token.pub"
+
 [http]
 listen = "127.0.0.1:0"
 public_url = "http://relay.test"

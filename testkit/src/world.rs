@@ -21,6 +21,8 @@ use crate::{Error, WAIT};
 
 mod config;
 
+pub use config::{ALLOW_ALICE, ALLOW_BOTH};
+
 /// The relay's address on the in-memory network.
 pub const RELAY_ADDR: &str = "10.0.0.1:4433";
 /// The first connector's address on the in-memory network.
@@ -31,28 +33,6 @@ pub fn connector_addr(i: usize) -> SocketAddr {
     let host = u8::try_from(2 + i).unwrap_or(u8::MAX);
     SocketAddr::from(([10, 0, 0, host], 50000))
 }
-
-/// A policy that lets `alice@acme.com` use everything.
-pub const ALLOW_ALICE: &str = r#"
-[[role]]
-name = "everything"
-allow = ["*/*"]
-
-[[binding]]
-role = "everything"
-users = ["alice@acme.com"]
-"#;
-
-/// A policy that lets `alice@acme.com` and `bob@acme.com` use everything.
-pub const ALLOW_BOTH: &str = r#"
-[[role]]
-name = "everything"
-allow = ["*/*"]
-
-[[binding]]
-role = "everything"
-users = ["alice@acme.com", "bob@acme.com"]
-"#;
 
 /// How to build a [`World`].
 #[derive(Debug, Clone)]

@@ -5,6 +5,28 @@ use sallyport_pki::Pki;
 
 use super::{AUDIT_FILE, Builder, RELAY_ADDR};
 
+/// A policy that lets `alice@acme.com` use everything.
+pub const ALLOW_ALICE: &str = r#"
+[[role]]
+name = "everything"
+allow = ["*/*"]
+
+[[binding]]
+role = "everything"
+users = ["alice@acme.com"]
+"#;
+
+/// A policy that lets `alice@acme.com` and `bob@acme.com` use everything.
+pub const ALLOW_BOTH: &str = r#"
+[[role]]
+name = "everything"
+allow = ["*/*"]
+
+[[binding]]
+role = "everything"
+users = ["alice@acme.com", "bob@acme.com"]
+"#;
+
 /// The relay's config: one `[[connector]]` entry granting `servers` to
 /// `connector` (every connector of a world shares its identity).
 pub(super) fn relay_toml(pki: &Pki, connector: &str, servers: &[&str], b: &Builder) -> String {

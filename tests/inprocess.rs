@@ -4,6 +4,11 @@
 
 mod inprocess {
     mod errors;
+    mod identity;
+    mod lifecycle;
+    mod limits;
     mod policy;
     mod roundtrip;
+    mod routing;
+    mod tokens;
 }

@@ -2,7 +2,7 @@
 //! `tower::ServiceExt::oneshot`, with no listener and no socket.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -113,15 +113,37 @@ impl Client {
 
     /// Sends `request` through the router and reads the whole response.
     pub async fn send(&self, request: Request<Body>) -> Result<Reply, Error> {
-        // The router's error type is `Infallible`.
-        let Ok(response) = self.router.clone().oneshot(request).await;
-        let (parts, body) = response.into_parts();
+        let (parts, body) = self.open(request).await.into_parts();
         let body = body.collect().await.map_err(Error::Body)?.to_bytes();
         Ok(Reply {
             status: parts.status,
             headers: parts.headers,
             body,
         })
+    }
+
+    /// Sends `request` through the router and returns the response as it
+    /// starts: its body is read (or dropped) by the caller.
+    pub async fn open(&self, request: Request<Body>) -> Response<Body> {
+        // The router's error type is `Infallible`.
+        let Ok(response) = self.router.clone().oneshot(request).await;
+        response
+    }
+
+    /// A session-era POST of `message` (in `session`, if given).
+    pub fn post_request(
+        &self,
+        server: &str,
+        session: Option<&Session>,
+        message: &Value,
+    ) -> Result<Request<Body>, Error> {
+        let mut b = self
+            .request(Method::POST, server, Some(message))
+            .header("mcp-protocol-version", SESSION_VERSION);
+        if let Some(s) = session {
+            b = b.header("mcp-session-id", &s.id);
+        }
+        Ok(b.body(Body::from(message.to_string()))?)
     }
 
     /// POSTs `message` in the session era (in `session`, if given).
@@ -131,13 +153,8 @@ impl Client {
         session: Option<&Session>,
         message: &Value,
     ) -> Result<Reply, Error> {
-        let mut b = self
-            .request(Method::POST, server, Some(message))
-            .header("mcp-protocol-version", SESSION_VERSION);
-        if let Some(s) = session {
-            b = b.header("mcp-session-id", &s.id);
-        }
-        self.send(b.body(Body::from(message.to_string()))?).await
+        self.send(self.post_request(server, session, message)?)
+            .await
     }
 
     /// POSTs `message` in the stateless era: the version in the header and

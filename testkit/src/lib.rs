@@ -5,9 +5,15 @@
 //! - [`Network`]: in-memory UDP implementing [`quinn::AsyncUdpSocket`], so
 //!   the real quinn and rustls stacks run, with certificates the
 //!   `sallyport-pki` crate makes in a temporary directory;
-//! - [`World`]: a relay (`Relay::bind_in_memory`) and a connector
-//!   (`sallyport_connector::run_in_memory`) built from config text, with
-//!   API keys for `alice@acme.com` and `bob@acme.com`;
+//! - [`World`]: a relay (`Relay::bind_in_memory`) and connectors
+//!   (`sallyport_connector::run_in_memory`) built from config files and
+//!   text, with API keys for `alice@acme.com` and `bob@acme.com`. Its
+//!   [`Builder`] sets the servers of each connector, the grants, the
+//!   policy and extra relay config; the world then waits on the link
+//!   registry ([`World::wait_served`], [`World::wait_links`]), stops
+//!   connectors, drains the relay, reloads it (SIGHUP, [`World::set_policy`]),
+//!   revokes through its [`Pki`](sallyport_pki::Pki) and reads the audit
+//!   log ([`World::audit`]);
 //! - [`Client`]: requests through the relay's axum router with
 //!   `tower::ServiceExt::oneshot`, no listener;
 //! - [`MemoryServer`]: an in-memory MCP server behind the connector's
@@ -75,6 +81,9 @@ pub enum Error {
     /// A response body broke.
     #[error("response body")]
     Body(#[source] axum::Error),
+    /// [`World::set_policy`] did not find the policy to replace.
+    #[error("the relay's config does not hold that policy")]
+    NoSuchPolicy,
     /// The relay config has no `[http]` section.
     #[error("the relay has no [http] endpoint")]
     NoHttp,

@@ -166,3 +166,87 @@ impl AsyncUdpSocket for MemSocket {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::net::IpAddr;
+
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    fn transmit<'a>(to: SocketAddr, contents: &'a [u8], segment: Option<usize>) -> Transmit<'a> {
+        Transmit {
+            destination: to,
+            ecn: None,
+            contents,
+            segment_size: segment,
+            src_ip: None,
+        }
+    }
+
+    /// Receives up to `n` datagrams that are already queued.
+    async fn recv(socket: &MemSocket, n: usize) -> Vec<(SocketAddr, Vec<u8>, Option<IpAddr>)> {
+        let mut storage = vec![[0u8; 64]; n];
+        let mut meta = vec![RecvMeta::default(); n];
+        let mut bufs: Vec<IoSliceMut<'_>> =
+            storage.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let got = poll_fn(|cx| socket.poll_recv(cx, &mut bufs, &mut meta))
+            .await
+            .expect("recv");
+        (0..got)
+            .map(|i| {
+                (
+                    meta[i].addr,
+                    bufs[i][..meta[i].len].to_vec(),
+                    meta[i].dst_ip,
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn datagrams_arrive_in_order_split_at_their_segment_size() {
+        let net = Network::new();
+        let (a, b) = (net.bind(addr("10.0.0.1:1")), net.bind(addr("10.0.0.2:2")));
+        a.try_send(&transmit(addr("10.0.0.2:2"), b"abcdef", Some(4)))
+            .expect("send");
+        a.try_send(&transmit(addr("10.0.0.2:2"), b"g", None))
+            .expect("send");
+        let got = recv(&b, 8).await;
+        let from = addr("10.0.0.1:1");
+        let to = Some(addr("10.0.0.2:2").ip());
+        assert_eq!(
+            got,
+            [
+                (from, b"abcd".to_vec(), to),
+                (from, b"ef".to_vec(), to),
+                (from, b"g".to_vec(), to)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cut_socket_neither_sends_nor_receives() {
+        let net = Network::new();
+        let (a, b) = (net.bind(addr("10.0.0.1:1")), net.bind(addr("10.0.0.2:2")));
+        let c = net.bind(addr("10.0.0.3:3"));
+        net.cut(addr("10.0.0.2:2"));
+        a.try_send(&transmit(addr("10.0.0.2:2"), b"to b", None))
+            .expect("send");
+        b.try_send(&transmit(addr("10.0.0.3:3"), b"from b", None))
+            .expect("send");
+        // Nowhere to go is dropped too, as UDP does.
+        a.try_send(&transmit(addr("10.0.0.9:9"), b"nobody", None))
+            .expect("send");
+        a.try_send(&transmit(addr("10.0.0.3:3"), b"to c", None))
+            .expect("send");
+        // Only the last one arrived: c's first datagram is a's.
+        let got = recv(&c, 4).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, b"to c");
+    }
+}

@@ -4,11 +4,14 @@
 //!
 //! Tools: `echo` (returns its `text` argument), `fail` (the upstream
 //! breaks: a [`StreamErrorKind::Upstream`] error), `wait` (answers only when
-//! [`MemoryServer::release`] is called, and records a cancellation when the
-//! relay resets its stream), plus any names given to
+//! [`MemoryServer::release`] is called, and records a cancellation when its
+//! token fires first), `stream` (an event stream with a progress
+//! notification that stays open like `wait`), `broken` (an event stream
+//! whose upstream breaks after one event; not listed), plus any names given to
 //! [`MemoryServer::with_tools`], which answer like `echo`.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +22,7 @@ use sallyport_connector::bridge::{
 use sallyport_mcp::era::STATELESS_ERA;
 use sallyport_protocol::data::{Caller, Method, SseEvent, StreamErrorKind};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// What the server has seen, for tests to wait on.
@@ -33,7 +36,8 @@ pub struct Seen {
     pub protocol_version: Option<String>,
     /// `wait` calls that started.
     pub waiting: usize,
-    /// `wait` calls whose cancellation token fired.
+    /// `wait` calls whose cancellation token fired before they were
+    /// released (the relay stopped their stream).
     pub cancelled: usize,
     /// `wait` calls that were released and answered.
     pub released: usize,
@@ -61,10 +65,12 @@ impl Default for MemoryServer {
 }
 
 impl MemoryServer {
-    /// A server with `echo`, `fail`, `wait` and `extra` tools; with
+    /// A server with `echo`, `fail`, `wait`, `stream` and `extra` tools; with
     /// `sse_lists`, `tools/list` answers as an event stream.
     pub fn with_tools(extra: &[&str], sse_lists: bool) -> Self {
-        let mut tools: Vec<String> = ["echo", "fail", "wait"].map(str::to_owned).to_vec();
+        let mut tools: Vec<String> = ["echo", "fail", "wait", "stream"]
+            .map(str::to_owned)
+            .to_vec();
         tools.extend(extra.iter().map(|t| (*t).to_owned()));
         Self {
             inner: Arc::new(State {
@@ -185,7 +191,7 @@ impl MemoryServer {
                 }
                 body
             }
-            "tools/call" => self.call(&id, &message["params"], cancel).await?,
+            "tools/call" => return self.call(&id, &message["params"], cancel).await,
             other => {
                 let error = json!({"code": -32601, "message": format!("no method {other}")});
                 Bytes::from(json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string())
@@ -203,33 +209,75 @@ impl MemoryServer {
         id: &Value,
         params: &Value,
         cancel: CancellationToken,
-    ) -> Result<Bytes, sallyport_protocol::data::StreamError> {
+    ) -> Result<BridgeReply, sallyport_protocol::data::StreamError> {
         let name = params["name"].as_str().unwrap_or_default();
+        let json = |body: Bytes| BridgeReply::Json {
+            status: 200,
+            session: None,
+            body,
+        };
         match name {
             "fail" => Err(stream_error(StreamErrorKind::Upstream, "the tool crashed")),
             "wait" => {
                 self.note(|s| s.waiting += 1);
-                tokio::select! {
-                    () = self.inner.release.notified() => {
-                        self.note(|s| s.released += 1);
-                        Ok(text(id, "released"))
+                // The connector may drop this future when the relay stops
+                // the stream; what a bridge sees then is its token, which
+                // also fires when a request ends normally. So a watcher
+                // counts the token firing before the call was released.
+                let released = Arc::new(AtomicBool::new(false));
+                let watcher = self.clone();
+                let seen_release = Arc::clone(&released);
+                tokio::spawn(async move {
+                    cancel.cancelled().await;
+                    if !seen_release.load(Ordering::SeqCst) {
+                        watcher.note(|s| s.cancelled += 1);
                     }
-                    () = cancel.cancelled() => {
-                        self.note(|s| s.cancelled += 1);
-                        Err(stream_error(StreamErrorKind::Internal, "cancelled"))
-                    }
-                }
+                });
+                self.inner.release.notified().await;
+                released.store(true, Ordering::SeqCst);
+                self.note(|s| s.released += 1);
+                Ok(json(text(id, "released")))
             }
+            "stream" => Ok(self.stream(id.clone(), cancel)),
+            "broken" => Ok(broken()),
             known if self.inner.tools.iter().any(|t| t == known) => {
                 let echoed = params["arguments"]["text"].as_str().unwrap_or(known);
-                Ok(text(id, echoed))
+                Ok(json(text(id, echoed)))
             }
             // What the MCP SDKs answer for a tool they do not have.
-            unknown => Ok(Bytes::from(
+            unknown => Ok(json(Bytes::from(
                 json!({"jsonrpc": "2.0", "id": id,
                     "error": {"code": -32602, "message": format!("Unknown tool: {unknown}")}})
                 .to_string(),
-            )),
+            ))),
+        }
+    }
+
+    /// The `stream` tool: an event stream with one progress notification
+    /// that stays open until [`MemoryServer::release`] (then the result
+    /// follows and it ends) or until its token fires (a cancellation).
+    fn stream(&self, id: Value, cancel: CancellationToken) -> BridgeReply {
+        self.note(|s| s.waiting += 1);
+        let (tx, events) = mpsc::channel(4);
+        let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+            "params": {"progressToken": 1, "progress": 1}});
+        // A fresh channel with room for four: this send cannot fail.
+        let _ = tx.try_send(event(Bytes::from(progress.to_string())));
+        let server = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = server.inner.release.notified() => {
+                    server.note(|s| s.released += 1);
+                    let _ = tx.send(event(text(&id, "released"))).await;
+                }
+                () = cancel.cancelled() => server.note(|s| s.cancelled += 1),
+            }
+        });
+        BridgeReply::Sse {
+            status: 200,
+            session: None,
+            events,
+            failure: None,
         }
     }
 
@@ -271,17 +319,41 @@ fn text(id: &Value, text: &str) -> Bytes {
     reply(id, json!({"content": [{"type": "text", "text": text}]}))
 }
 
+/// A `message` event carrying `data`.
+fn event(data: Bytes) -> SseItem {
+    SseItem::Event(SseEvent {
+        id: None,
+        event: Some("message".into()),
+        data,
+        retry: None,
+    })
+}
+
+/// The `broken` tool: an event stream whose upstream breaks after a
+/// progress notification.
+fn broken() -> BridgeReply {
+    let (tx, events) = mpsc::channel(1);
+    let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+        "params": {"progressToken": 1, "progress": 1}});
+    // A fresh channel with room for one: this send cannot fail.
+    let _ = tx.try_send(event(Bytes::from(progress.to_string())));
+    let (fail, failure) = oneshot::channel();
+    // The receiver is in the reply below: this send cannot fail.
+    let _ = fail.send(stream_error(StreamErrorKind::Upstream, "connection reset"));
+    drop(tx);
+    BridgeReply::Sse {
+        status: 200,
+        session: None,
+        events,
+        failure: Some(failure),
+    }
+}
+
 /// `body` as a one-event stream.
 fn sse(body: Bytes) -> BridgeReply {
     let (tx, events) = mpsc::channel(1);
-    let event = SseEvent {
-        id: None,
-        event: Some("message".into()),
-        data: body,
-        retry: None,
-    };
     // A fresh channel with room for one: this send cannot fail.
-    let _ = tx.try_send(SseItem::Event(event));
+    let _ = tx.try_send(event(body));
     BridgeReply::Sse {
         status: 200,
         session: None,

@@ -1,6 +1,11 @@
 //! Errors on the wire: each failure has its own status, never a hang.
 
-use sallyport_testkit::{MemoryServer, Session, World, call_tool, rpc};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method};
+use sallyport_testkit::world::{ALLOW_BOTH, CONNECTOR_ADDR};
+use sallyport_testkit::{MemoryServer, Session, WAIT, World, call_tool, rpc};
 use serde_json::json;
 
 async fn world(files: &MemoryServer) -> World {
@@ -53,17 +58,7 @@ async fn a_session_of_another_caller_is_404() {
     let files = MemoryServer::default();
     let world = World::builder()
         .server("files", files.clone())
-        .policy(
-            r#"
-[[role]]
-name = "everything"
-allow = ["*/*"]
-
-[[binding]]
-role = "everything"
-users = ["alice@acme.com", "bob@acme.com"]
-"#,
-        )
+        .policy(ALLOW_BOTH)
         .start()
         .await
         .expect("world");
@@ -128,4 +123,66 @@ async fn an_upstream_failure_is_502_with_the_request_id() {
     let echo = call_tool(8, "echo", json!({"text": "still here"}));
     let reply = alice.call(&session, &echo).await.expect("send");
     assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_lost_mid_request_fails_it_and_unroutes_the_server() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let pending = tokio::spawn({
+        let (alice, session) = (alice.clone(), session.clone());
+        async move { alice.call(&session, &call_tool(2, "wait", json!({}))).await }
+    });
+    files.wait_until(WAIT, |s| s.waiting == 1).await;
+
+    world.net.cut(CONNECTOR_ADDR.parse().expect("addr"));
+    let started = tokio::time::Instant::now();
+    let reply = pending.await.expect("task").expect("send");
+    // The relay notices at its QUIC idle timeout (10 s by default).
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(11),
+        "{waited:?}"
+    );
+    assert_eq!(reply.status, 502, "{:?}", reply.body);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "the connector link failed"
+    );
+    assert_eq!(reply.json()["id"], 2);
+    world.wait_served("files", false).await.expect("link gone");
+    let fresh = alice.initialize("files").await.expect("send");
+    assert_eq!(fresh.expect_err("no link").status, 503);
+}
+
+#[tokio::test]
+async fn a_foreign_host_or_origin_is_403_before_anything_else() {
+    let files = MemoryServer::default();
+    let world = world(&files).await;
+    let alice = world.client(&world.alice);
+    let message = rpc(1, "tools/list", json!({}));
+    let send = |name: &'static str, value: &'static str| {
+        let mut request = alice
+            .request(Method::POST, "files", Some(&message))
+            .body(Body::from(message.to_string()))
+            .expect("request");
+        let value = HeaderValue::from_static(value);
+        request.headers_mut().insert(name, value);
+        alice.send(request)
+    };
+    let host = send("host", "evil.test").await.expect("send");
+    assert_eq!(host.status, 403, "{:?}", host.body);
+    let origin = send("origin", "http://evil.test").await.expect("send");
+    assert_eq!(origin.status, 403, "{:?}", origin.body);
+    // The control: the relay's own origin passes these rules (and, without
+    // a session, is then refused for that).
+    let own = send("origin", "http://relay.test").await.expect("send");
+    assert_eq!(own.status, 400, "{:?}", own.body);
+    assert!(files.seen().methods.is_empty(), "{:?}", files.seen());
 }

@@ -1,6 +1,7 @@
 //! Policy on the wire: a denied tool looks unknown, a denied server is
 //! 403, and lists are filtered in JSON and in event-stream answers.
 
+use sallyport_testkit::world::ALLOW_ALICE;
 use sallyport_testkit::{MemoryServer, Reply, World, call_tool, rpc};
 use serde_json::json;
 
@@ -127,8 +128,8 @@ async fn lists_show_only_allowed_tools_in_json() {
         (false, vec!["echo".to_owned()])
     );
     // The control: with everything allowed, nothing is taken out.
-    let all = listed(false, sallyport_testkit::world::ALLOW_ALICE).await;
-    assert_eq!(all.1, ["echo", "fail", "wait", "extra"]);
+    let all = listed(false, ALLOW_ALICE).await;
+    assert_eq!(all.1, ["echo", "fail", "wait", "stream", "extra"]);
 }
 
 #[tokio::test]
@@ -137,12 +138,143 @@ async fn lists_show_only_allowed_tools_in_event_streams() {
         listed(true, ECHO_ONLY).await,
         (true, vec!["echo".to_owned()])
     );
-    let all = listed(true, sallyport_testkit::world::ALLOW_ALICE).await;
+    let all = listed(true, ALLOW_ALICE).await;
     assert_eq!(
         all,
         (
             true,
-            ["echo", "fail", "wait", "extra"].map(String::from).to_vec()
+            ["echo", "fail", "wait", "stream", "extra"]
+                .map(String::from)
+                .to_vec()
         )
     );
+}
+
+#[tokio::test]
+async fn denials_are_audited_with_the_rule_that_decided() {
+    let mut world = World::builder()
+        .server("files", MemoryServer::default())
+        .policy(ECHO_ONLY)
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let denied = alice
+        .call(&session, &call_tool(2, "fail", json!({})))
+        .await
+        .expect("call");
+    let echo = alice
+        .call(&session, &call_tool(3, "echo", json!({})))
+        .await
+        .expect("call");
+    assert_eq!(echo.status, 200);
+    let bob = world
+        .client(&world.bob)
+        .initialize("files")
+        .await
+        .expect("send");
+    let bob = bob.expect_err("bob may not");
+    assert_eq!(bob.status, 403);
+    let records = world.audit().await.expect("audit");
+    let record = |reply: &Reply| {
+        let id: u64 = reply
+            .header("x-request-id")
+            .and_then(|v| v.parse().ok())
+            .expect("id");
+        records
+            .iter()
+            .find(|r| r["request_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no audit record {id} in {records:?}"))
+    };
+    let tool = record(&denied);
+    assert_eq!(
+        (
+            &tool["event"],
+            &tool["decision"],
+            &tool["target"],
+            &tool["user"]
+        ),
+        (
+            &json!("denial"),
+            &json!("deny"),
+            &json!("fail"),
+            &json!("alice@acme.com")
+        )
+    );
+    let rule = tool["rule"].as_str().unwrap_or_default();
+    assert!(rule.starts_with("DENY files/fail"), "{rule}");
+    assert_eq!(
+        tool["connector"],
+        json!(null),
+        "a denial never reaches a connector"
+    );
+    let allowed = record(&echo);
+    assert_eq!(
+        (&allowed["decision"], &allowed["target"]),
+        (&json!("allow"), &json!("echo"))
+    );
+    let server = record(&bob);
+    assert_eq!(
+        (&server["decision"], &server["status"]),
+        (&json!("deny"), &json!(403))
+    );
+    let rule = server["rule"].as_str().unwrap_or_default();
+    assert!(rule.starts_with("DENY server files"), "{rule}");
+}
+
+#[tokio::test]
+async fn a_policy_reload_cuts_a_live_session_at_its_next_request() {
+    let files = MemoryServer::default();
+    let world = World::builder()
+        .server("files", files.clone())
+        .start()
+        .await
+        .expect("world");
+    let alice = world.client(&world.alice);
+    let session = alice
+        .initialize("files")
+        .await
+        .expect("send")
+        .expect("initialized");
+    let list = rpc(2, "tools/list", json!({}));
+    assert_eq!(alice.call(&session, &list).await.expect("send").status, 200);
+
+    // Alice keeps her binding, but to a role without `files`.
+    let narrowed = ALLOW_ALICE.replace(r#"allow = ["*/*"]"#, r#"allow = ["other/*"]"#);
+    world
+        .set_policy(ALLOW_ALICE, &narrowed)
+        .expect("policy replaced");
+    // The reload is applied by the relay's own task and nothing outside
+    // the admin API tells when: bounded retries of the request itself.
+    let (mut status, mut served) = (0, 0);
+    for _ in 0..200 {
+        status = alice
+            .call(&session, &list)
+            .await
+            .expect("send")
+            .status
+            .as_u16();
+        if status != 200 {
+            break;
+        }
+        served += 1;
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        status, 403,
+        "the session outlived the policy that allowed it"
+    );
+    let lists = files
+        .seen()
+        .methods
+        .iter()
+        .filter(|m| *m == "tools/list")
+        .count();
+    assert_eq!(lists, 1 + served, "the refused request reached the server");
 }

@@ -132,8 +132,13 @@ pub type BridgeFuture<'a> =
 
 /// Serves relayed requests for one MCP server.
 pub trait Bridge: Send + Sync + std::fmt::Debug {
-    /// Handles one request. `cancel` fires when the client went away (the
-    /// relay reset the stream); the bridge then stops work for it.
+    /// Handles one request. `cancel` is the request's scope: it fires when
+    /// the request ends for any reason — answered, the client went away
+    /// (the relay stopped the stream), or the link or connector is closing.
+    /// When the relay stops the stream, the returned future is dropped
+    /// *before* `cancel` fires, so only work the bridge spawned (a child's
+    /// pending answer, an upstream call carried on elsewhere) sees it; work
+    /// inside the future ends by being dropped.
     fn handle(&self, request: BridgeRequest, cancel: CancellationToken) -> BridgeFuture<'_>;
 
     /// The link `origin` is gone: end the sessions that came through it.

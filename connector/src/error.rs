@@ -10,14 +10,33 @@ pub enum ConnectorError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The certificate, key or trust bundle could not be loaded.
-    #[error("TLS material: {0}")]
+    #[error("TLS material")]
     Tls(#[from] sallyport_pki::PkiError),
-    /// The rustls configuration cannot be used for QUIC.
-    #[error("QUIC TLS configuration: {0}")]
-    QuicTls(String),
+    /// The rustls or quinn configuration cannot be used for QUIC.
+    #[error("QUIC configuration: {what}")]
+    QuicTls {
+        /// Which part: `TLS`, `idle timeout`.
+        what: &'static str,
+        /// What rustls or quinn said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The local UDP socket could not be opened.
-    #[error("cannot open a UDP socket: {0}")]
-    Socket(std::io::Error),
+    #[error("cannot open a UDP socket")]
+    Socket(#[source] std::io::Error),
+}
+
+impl ConnectorError {
+    /// A QUIC configuration error about `what`.
+    pub(crate) fn quic(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ConnectorError::QuicTls {
+            what,
+            source: Box::new(source),
+        }
+    }
 }
 
 /// Why one attempt to hold a link to a relay failed.

@@ -225,11 +225,11 @@ fn quic_client_config(config: &Config) -> Result<quinn::ClientConfig, ConnectorE
         sallyport_protocol::ALPN,
     )?;
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| ConnectorError::QuicTls(e.to_string()))?;
+        .map_err(|e| ConnectorError::quic("TLS", e))?;
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     let idle = quinn::IdleTimeout::try_from(config.link.idle_timeout)
-        .map_err(|e| ConnectorError::QuicTls(format!("idle timeout: {e}")))?;
+        .map_err(|e| ConnectorError::quic("idle timeout", e))?;
     transport.max_idle_timeout(Some(idle));
     transport.keep_alive_interval(Some(config.link.keepalive));
     // The relay opens one bidirectional stream per relayed request; an

@@ -54,12 +54,12 @@ pub async fn serve_stdio() -> Result<(), DemoError> {
         Ok(running) => running,
         // stdin closed before the first request: a clean, if short, session.
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
-        Err(e) => return Err(DemoError::Mcp(e.to_string())),
+        Err(e) => return Err(DemoError::Mcp(Box::new(e))),
     };
     let reason = running
         .waiting()
         .await
-        .map_err(|e| DemoError::Mcp(e.to_string()))?;
+        .map_err(|e| DemoError::Mcp(Box::new(e)))?;
     debug!(?reason, "stdio MCP session ended");
     Ok(())
 }

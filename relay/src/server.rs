@@ -73,16 +73,13 @@ impl Relay {
             })?;
         let metrics = Arc::new(Metrics::new());
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
-        let audit = config
-            .audit
-            .open_with(
-                &config.base_dir,
-                crate::audit::AuditOptions {
-                    counters: metrics.audit_counters(),
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| RelayError::Audit(e.to_string()))?;
+        let audit = config.audit.open_with(
+            &config.base_dir,
+            crate::audit::AuditOptions {
+                counters: metrics.audit_counters(),
+                ..Default::default()
+            },
+        )?;
         let public = match &config.http {
             Some(h) => {
                 let listener =
@@ -110,8 +107,7 @@ impl Relay {
                 let sessions = match &config.session_keys {
                     Some(paths) => SessionKeys::load(paths),
                     None => SessionKeys::ephemeral(),
-                }
-                .map_err(|e| RelayError::Sessions(e.to_string()))?;
+                }?;
                 // The trust domain of the relay's own certificate gives the
                 // default issuer of `sallyport pki token` tokens.
                 let trust_domain = quic::trust_domain_of(&config.quic.cert);

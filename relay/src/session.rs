@@ -57,10 +57,26 @@ pub enum SessionError {
 
 /// A session key could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("session key {path}: {reason}")]
-pub struct KeyError {
-    path: String,
-    reason: String,
+#[non_exhaustive]
+pub enum KeyError {
+    /// The system random generator failed to make an ephemeral key.
+    #[error("the system random generator failed")]
+    Random,
+    /// A key file cannot be read.
+    #[error("cannot read session key {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key file does not hold 64 hex digits.
+    #[error("session key {}: expected 64 hex digits (32 random bytes)", .0.display())]
+    NotHex(std::path::PathBuf),
+    /// `[sessions] keys` lists no file.
+    #[error("[sessions] keys: list at least one key file")]
+    NoKeys,
 }
 
 struct Key {
@@ -87,10 +103,7 @@ impl SessionKeys {
     pub fn ephemeral() -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         let mut raw = [0u8; 32];
-        rng.fill(&mut raw).map_err(|_| KeyError {
-            path: "(ephemeral)".into(),
-            reason: "system random generator failed".into(),
-        })?;
+        rng.fill(&mut raw).map_err(|_| KeyError::Random)?;
         Ok(Self {
             keys: vec![make_key(&raw)],
             rng,
@@ -103,20 +116,16 @@ impl SessionKeys {
         let mut keys = Vec::new();
         for p in paths {
             let p = p.as_ref();
-            let err = |reason: String| KeyError {
-                path: p.display().to_string(),
-                reason,
-            };
-            let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
+            let text = std::fs::read_to_string(p).map_err(|source| KeyError::Read {
+                path: p.to_owned(),
+                source,
+            })?;
             let raw = crate::auth::decode_hex32(text.trim())
-                .ok_or_else(|| err("expected 64 hex digits (32 random bytes)".into()))?;
+                .ok_or_else(|| KeyError::NotHex(p.to_owned()))?;
             keys.push(make_key(&raw));
         }
         if keys.is_empty() {
-            return Err(KeyError {
-                path: "[sessions] keys".into(),
-                reason: "list at least one key file".into(),
-            });
+            return Err(KeyError::NoKeys);
         }
         Ok(Self {
             keys,

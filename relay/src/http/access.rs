@@ -2,17 +2,17 @@
 //! request names, the decision, the quota, and how a denial looks to the
 //! caller (a denied tool, resource or prompt looks unknown).
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sallyport_protocol::ServerName;
 
 use sallyport_mcp::target::{self, Target as Asked};
 use sallyport_mcp::{Envelope, Kind};
 
-use crate::audit::AuditEvent;
 use crate::auth::Principal;
 use crate::filter::ListKind;
 use crate::http::error::{HttpError, jsonrpc_error};
+use crate::http::wire::{self, ErrorKind};
 use crate::limits::{Limited, RateLimiter};
 use crate::policy::{Policy, Subject, Target};
 
@@ -28,14 +28,16 @@ pub(crate) enum Access {
         /// The rule that allowed it.
         rule: Option<String>,
     },
-    /// Refuse it: it cannot be decided (400, audited as a denial).
+    /// Refuse it with an error: it cannot be decided, or a quota is spent
+    /// (audited as the error's kind says).
     Refuse {
         /// The error, with the reason as its rule.
         error: HttpError,
         /// The name the request seemed to target, if any.
         target: Option<String>,
     },
-    /// Answer it here.
+    /// Answer it here as if the target did not exist (audited as a
+    /// denial).
     Deny {
         /// The answer.
         response: Response,
@@ -43,8 +45,6 @@ pub(crate) enum Access {
         target: Option<String>,
         /// The rule that decided, or why.
         rule: String,
-        /// Denial or rate limit.
-        event: AuditEvent,
     },
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn check_message(
         Err(why) => {
             // Fail closed: what cannot be decided is never forwarded.
             tracing::info!(reason = %why, "refused: the request cannot be decided");
-            let error = HttpError::new(StatusCode::BAD_REQUEST, why.code(), why.to_string())
+            let error = HttpError::new(ErrorKind::Undecidable(why.code()), why.to_string())
                 .with_id(env.id)
                 .with_rule(format!("undecidable: {why}"));
             return Access::Refuse {
@@ -101,28 +101,21 @@ pub(crate) fn check_message(
             response: looks_unknown(env, target),
             target: Some(name),
             rule: decision.to_string(),
-            event: AuditEvent::Denial,
         };
     }
     let quotas = policy.quotas(&who, server, target);
     if let Err(limited) = limiter.check(&principal.subject, &quotas, server, target) {
-        let (status, retry) = match &limited {
-            Limited::Exceeded { retry_after, .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, retry_after.secs())
-            }
-            Limited::Full { retry_after, .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, retry_after.secs())
-            }
-            #[allow(unreachable_patterns, reason = "Limited is non_exhaustive")]
-            _ => (StatusCode::TOO_MANY_REQUESTS, 1),
+        let kind = match &limited {
+            Limited::Full { .. } => ErrorKind::LimiterFull,
+            _ => ErrorKind::QuotaExceeded,
         };
-        let mut err = HttpError::new(status, -32000, limited.to_string()).with_id(env.id);
-        err.retry_after = Some(retry);
-        return Access::Deny {
-            response: err.into_response(),
+        let mut error = HttpError::new(kind, limited.to_string())
+            .with_id(env.id)
+            .with_rule(limited.to_string());
+        error.retry_after = Some(limited.retry_after().secs());
+        return Access::Refuse {
+            error,
             target: Some(name),
-            rule: limited.to_string(),
-            event: AuditEvent::RateLimited,
         };
     }
     Access::Forward {
@@ -146,8 +139,7 @@ pub(crate) fn check_server(
     }
     tracing::info!(decision = %decision, "denied");
     let mut err = HttpError::new(
-        StatusCode::FORBIDDEN,
-        -32001,
+        ErrorKind::Forbidden,
         format!("{} may not use {server}", principal.subject),
     );
     err.challenge = Some(format!(
@@ -166,10 +158,10 @@ fn target_name(target: Target<'_>) -> &str {
 /// The answer an MCP server gives for something that does not exist.
 fn looks_unknown(env: &Envelope<'_>, target: Target<'_>) -> Response {
     let (code, message) = match target {
-        Target::Tool(n) => (-32602, format!("Unknown tool: {n}")),
-        Target::Prompt(n) => (-32602, format!("Unknown prompt: {n}")),
-        Target::Resource(u) => (-32002, format!("Resource not found: {u}")),
-        _ => (-32601, "Method not found".to_owned()),
+        Target::Tool(n) => (wire::INVALID_PARAMS, format!("Unknown tool: {n}")),
+        Target::Prompt(n) => (wire::INVALID_PARAMS, format!("Unknown prompt: {n}")),
+        Target::Resource(u) => (wire::RESOURCE_NOT_FOUND, format!("Resource not found: {u}")),
+        _ => (wire::METHOD_NOT_FOUND, "Method not found".to_owned()),
     };
     let mut r = jsonrpc_error(env.id, code, &message).into_response();
     r.headers_mut().insert(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
@@ -26,6 +26,7 @@ use crate::http::relayed::{How, Relayed, list_filter, relay};
 use crate::http::sse::ListFilter;
 use crate::http::state::AppState;
 use crate::http::trail::{Counted, Trail};
+use crate::http::wire::ErrorKind;
 use crate::policy::Policy;
 
 /// Handles one request to `/mcp/<server>`.
@@ -56,16 +57,13 @@ pub(crate) async fn handle(
                 Response::from_parts(parts, Counted::wrap(body, status, trail, app.recorder.clone()))
             }
             Err(mut e) => {
-                info!(status = e.status.as_u16(), code = e.code, error = %e.message, detail = e.detail(), "request refused");
+                info!(status = e.status().as_u16(), code = e.code(), error = %e.message, detail = e.detail(), "request refused");
                 trail.error = e.for_request(request_id);
-                match e.status.as_u16() {
-                    401 | 403 => trail.deny(AuditEvent::Denial, e.rule()),
-                    429 => trail.deny(AuditEvent::RateLimited, e.rule()),
-                    // A request refused because it could not be decided.
-                    _ if e.rule().is_some() => trail.deny(AuditEvent::Denial, e.rule()),
-                    _ => trail.decision = AuditDecision::Error,
+                match e.kind().wire().event {
+                    Some(event) => trail.deny(event, e.rule()),
+                    None => trail.decision = AuditDecision::Error,
                 }
-                trail.finish(&app.recorder, e.status.as_u16(), Some(e.code), 0);
+                trail.finish(&app.recorder, e.status().as_u16(), Some(e.code()), 0);
                 let mut response = e.into_response();
                 response.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from(request_id));
                 response
@@ -111,8 +109,7 @@ async fn serve(
     trail.permit = Some(app.admit(&principal)?);
     let Some(server) = known else {
         return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            -32601,
+            ErrorKind::UnknownServer,
             format!("no MCP server named {server:?} at this relay"),
         ));
     };
@@ -132,8 +129,7 @@ async fn serve(
         Method::POST => post(app, request, &policy, body, trail).await,
         Method::GET | Method::DELETE => get_or_delete(app, request, method, trail).await,
         _ => Err(HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            -32600,
+            ErrorKind::MethodNotAllowed,
             format!("{method} is not allowed: use POST, GET or DELETE"),
         )),
     }
@@ -165,7 +161,7 @@ async fn post(
     } = request;
     let body = guard::read_body(body, app.http.max_body).await?;
     let env = envelope::parse(&body)
-        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+        .map_err(|e| HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()))?;
     trail.bytes_in = body.len() as u64;
     if let Some(m) = &env.method {
         trail.method = m.clone();
@@ -174,7 +170,7 @@ async fn post(
     // routing headers are checked against the body before any decision, so
     // they can never steer one.
     let era = Era::decide(version.as_deref(), env.meta_version.as_deref()).map_err(|e| {
-        HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()).with_id(env.id)
+        HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()).with_id(env.id)
     })?;
     if era == Era::Stateless {
         headers::check_stateless(headers, &env)?;
@@ -188,11 +184,9 @@ async fn post(
             response,
             target,
             rule,
-            event,
-            ..
         } => {
             trail.target = target;
-            trail.deny(event, Some(rule));
+            trail.deny(AuditEvent::Denial, Some(rule));
             return Ok(response);
         }
         Access::Forward { list, target, rule } => {
@@ -246,11 +240,10 @@ async fn get_or_delete(
         version,
     } = request;
     let era = Era::decide(version.as_deref(), None)
-        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+        .map_err(|e| HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()))?;
     if era == Era::Stateless {
         return Err(HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            -32600,
+            ErrorKind::MethodNotAllowed,
             format!("{method} is not part of MCP {STATELESS_ERA}: use POST"),
         ));
     }

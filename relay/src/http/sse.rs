@@ -16,7 +16,8 @@ use tracing::warn;
 
 use crate::filter::{self, Filtered, ListKind};
 use crate::forward::{ForwardError, Piece, Response};
-use crate::http::error::{UNAVAILABLE, forward_category, jsonrpc_error};
+use crate::http::error::{forward_category, jsonrpc_error};
+use crate::http::wire::UNAVAILABLE;
 use encode::{Encoded, encode, encode_end, encode_piece};
 
 /// Idle SSE streams get a comment this often, so proxies keep them open.

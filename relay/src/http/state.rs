@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use sallyport_protocol::ServerName;
 
 use crate::auth::{Authenticator, Principal};
 use crate::config::HttpConfig;
-use crate::http::error::{HttpError, UNAVAILABLE};
+use crate::http::error::HttpError;
+use crate::http::wire::ErrorKind;
 use crate::registry::{Registry, Route};
 use crate::session::{SessionClaims, SessionKeys, principal_hash};
 use crate::shares::StreamPermit;
@@ -83,17 +84,12 @@ impl AppState {
             {
                 tracing::info!("client certificate no longer trusted (revoked or expired)");
                 return Err(HttpError::new(
-                    StatusCode::UNAUTHORIZED,
-                    -32001,
+                    ErrorKind::Unauthenticated,
                     "unauthorized: the client certificate is no longer trusted",
                 ));
             }
             return auth.authenticate_client_cert(&cert.0).map_err(|e| {
-                HttpError::new(
-                    StatusCode::UNAUTHORIZED,
-                    -32001,
-                    format!("unauthorized: {e}"),
-                )
+                HttpError::new(ErrorKind::Unauthenticated, format!("unauthorized: {e}"))
             });
         }
         // The exact endpoint URL: a JWT's `aud` must name it or public_url.
@@ -111,8 +107,11 @@ impl AppState {
         let resource = resource.as_deref().unwrap_or(public);
         auth.authenticate(value, resource).await.map_err(|e| {
             let mut err = HttpError::new(
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
-                -32001,
+                if e.status() == 503 {
+                    ErrorKind::AuthUnavailable
+                } else {
+                    ErrorKind::Unauthenticated
+                },
                 format!("unauthorized: {e}"),
             );
             let metadata = match known {
@@ -147,8 +146,7 @@ impl AppState {
                     "stream share exhausted"
                 );
                 let mut err = HttpError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    crate::limits::RATE_LIMITED,
+                    ErrorKind::ShareExhausted,
                     format!("too many requests and streams open: {e}; close one and retry"),
                 );
                 err.retry_after = Some(SHARE_RETRY_AFTER_SECS);
@@ -160,8 +158,7 @@ impl AppState {
     pub fn pick(&self, server: &ServerName) -> Result<Route, HttpError> {
         self.registry.pick(server).ok_or_else(|| {
             let mut e = HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                UNAVAILABLE,
+                ErrorKind::NoConnector,
                 format!("no connector serving {server} is connected"),
             );
             e.retry_after = Some(5);
@@ -183,15 +180,13 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 HttpError::new(
-                    StatusCode::BAD_REQUEST,
-                    -32600,
+                    ErrorKind::SessionMissing,
                     "missing Mcp-Session-Id: send initialize first",
                 )
             })?;
         let not_found = || {
             HttpError::new(
-                StatusCode::NOT_FOUND,
-                -32001,
+                ErrorKind::SessionNotFound,
                 "session not found: initialize a new session",
             )
         };
@@ -215,13 +210,9 @@ impl AppState {
     }
 
     pub fn seal(&self, claims: SessionClaims) -> Result<String, HttpError> {
-        self.sessions.seal(&claims).map_err(|e| {
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                -32603,
-                format!("cannot mint session: {e}"),
-            )
-        })
+        self.sessions
+            .seal(&claims)
+            .map_err(|e| HttpError::new(ErrorKind::Internal, format!("cannot mint session: {e}")))
     }
 
     pub fn session_expiry(&self) -> u64 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {}: {source}", path.display())]
+    #[error("cannot read config {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -63,7 +63,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The certificate, key or trust bundle could not be loaded.
-    #[error("TLS material: {0}")]
+    #[error("TLS material")]
     Tls(#[from] sallyport_pki::PkiError),
     /// The rustls configuration cannot be used for QUIC.
     #[error("QUIC TLS configuration: {0}")]

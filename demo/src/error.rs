@@ -17,7 +17,7 @@ pub enum DemoError {
         port: u16,
     },
     /// A file, directory or socket operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What the demo was doing.
         what: String,
@@ -28,19 +28,19 @@ pub enum DemoError {
     #[error("path {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
     /// Creating the demo CA, certificates or API key failed.
-    #[error("demo PKI: {0}")]
+    #[error("demo PKI")]
     Pki(#[from] sallyport_pki::PkiError),
     /// The generated relay config was refused (a bug in the demo).
-    #[error("generated relay config: {0}")]
+    #[error("generated relay config")]
     RelayConfig(#[from] sallyport_relay::ConfigError),
     /// The relay could not start or stopped with an error.
-    #[error("relay: {0}")]
+    #[error("relay")]
     Relay(#[from] sallyport_relay::RelayError),
     /// The generated connector config was refused (a bug in the demo).
-    #[error("generated connector config: {0}")]
+    #[error("generated connector config")]
     ConnectorConfig(#[from] sallyport_connector::ConfigError),
     /// The connector could not start or stopped with an error.
-    #[error("connector: {0}")]
+    #[error("connector")]
     Connector(#[from] sallyport_connector::ConnectorError),
     /// The connector's servers did not show up at the relay in time.
     #[error(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {}: {source}", path.display())]
+    #[error("cannot read config {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -148,6 +148,11 @@ mod tests {
             chain(&e),
             "cannot listen on 127.0.0.1:8443 (HTTP): address in use"
         );
+        let e = RelayError::Config(ConfigError::Read {
+            path: "relay.toml".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+        assert_eq!(chain(&e), "cannot read config relay.toml: no such file");
         let e = RelayError::tls("idle timeout", std::fmt::Error);
         let text = chain(&e);
         assert_eq!(text.matches("idle timeout").count(), 1, "{text}");

@@ -54,7 +54,7 @@ impl ClientTrust {
                 tracing::info!("HTTPS client certificate trust reloaded");
             }
             Err(e) => tracing::warn!(
-                error = %e,
+                error = %crate::error::chain(&e),
                 "HTTPS client certificate trust reload failed; keeping the previous bundle and CRL"
             ),
         }

@@ -95,7 +95,7 @@ impl ReloadWatch {
                 true
             }
             Err(e) => {
-                warn!(error = %e, "policy reload failed; the previous policy stays in force");
+                warn!(error = %crate::error::chain(&e), "policy reload failed; the previous policy stays in force");
                 false
             }
         }
@@ -151,7 +151,9 @@ pub(super) fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
             info!("TLS material reloaded");
             recheck_links(shared);
         }
-        Err(e) => warn!(error = %e, "TLS reload failed; keeping the previous certificates and CRL"),
+        Err(e) => {
+            warn!(error = %crate::error::chain(&e), "TLS reload failed; keeping the previous certificates and CRL")
+        }
     }
 }
 
@@ -160,7 +162,7 @@ pub(super) fn recheck_links(shared: &Shared) {
     let verifier = match sallyport_pki::tls::client_verifier(&q.trust_bundle, q.crl.as_deref()) {
         Ok(v) => v,
         Err(e) => {
-            warn!(error = %e, "cannot re-check live links");
+            warn!(error = %crate::error::chain(&e), "cannot re-check live links");
             return;
         }
     };

@@ -316,6 +316,12 @@ impl Clock for TokioClock {
     }
 }
 
+/// The role a call allowed under `quotas` is charged to: the most
+/// generous one (see [`RateLimiter::check`]); `None` when unlimited.
+pub(crate) fn charged(quotas: &[(RoleName, Rate)]) -> Option<&RoleName> {
+    most_generous(quotas).map(|(role, _)| role)
+}
+
 /// The quota of the most generous role: highest rate, then largest
 /// burst, then first.
 fn most_generous(quotas: &[(RoleName, Rate)]) -> Option<&(RoleName, Rate)> {

@@ -35,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bound;
 mod display;
 mod error;
 mod glob;
@@ -50,6 +51,7 @@ use sallyport_protocol::ServerName;
 use crate::auth::Principal;
 use index::Index;
 
+pub use bound::Bound;
 pub use error::{Entry, EntryKind, PolicyError, Problem};
 pub use glob::{Glob, Pattern, PatternError};
 pub use rate::{Rate, RateError};
@@ -248,11 +250,23 @@ impl Policy {
         server: &ServerName,
         target: Target<'_>,
     ) -> Vec<(RoleName, Rate)> {
-        if !self.allows(who, server, target) {
+        self.quotas_in(|| self.index.roles_of(who), server, target)
+    }
+
+    fn quotas_in<I: Iterator<Item = usize>>(
+        &self,
+        roles: impl Fn() -> I,
+        server: &ServerName,
+        target: Target<'_>,
+    ) -> Vec<(RoleName, Rate)> {
+        if !matches!(
+            self.evaluate(roles(), server.as_str(), target),
+            Outcome::Allow(..)
+        ) {
             return Vec::new();
         }
         let mut quotas: Vec<(RoleName, Rate)> = Vec::new();
-        for role in self.index.roles_of(who).map(|r| &self.roles[r]) {
+        for role in roles().map(|r| &self.roles[r]) {
             if !role.allow.iter().any(|p| p.allows(server.as_str(), target)) {
                 continue;
             }

@@ -2,6 +2,8 @@
 //! request names, the decision, the quota, and how a denial looks to the
 //! caller (a denied tool, resource or prompt looks unknown).
 
+use std::sync::Arc;
+
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sallyport_protocol::ServerName;
@@ -9,25 +11,18 @@ use sallyport_protocol::ServerName;
 use sallyport_mcp::target::{self, Target as Asked};
 use sallyport_mcp::{Envelope, Kind};
 
-use crate::auth::Principal;
 use crate::filter::ListKind;
 use crate::http::error::{HttpError, jsonrpc_error};
+use crate::http::sse::ListFilter;
 use crate::http::wire::{self, ErrorKind};
 use crate::limits::{Limited, RateLimiter};
-use crate::policy::{Policy, Subject, Target};
+use crate::policy::{Bound, RoleName, Target};
 
 /// What a request may do.
 #[derive(Debug)]
 pub(crate) enum Access {
-    /// Forward it; filter the answer when it is a list.
-    Forward {
-        /// The list to filter in the response, if any.
-        list: Option<ListKind>,
-        /// The name the request targets (for audit), if any.
-        target: Option<String>,
-        /// The rule that allowed it.
-        rule: Option<String>,
-    },
+    /// Forward it, as the permit says.
+    Forward(Permit),
     /// Refuse it with an error: it cannot be decided, or a quota is spent
     /// (audited as the error's kind says).
     Refuse {
@@ -48,6 +43,22 @@ pub(crate) enum Access {
     },
 }
 
+/// The one decision that lets a message through: what it targets, the
+/// rule that allowed it, the quota it was charged to, and the list its
+/// answer is filtered as.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Permit {
+    /// The list to filter in the response, if any.
+    pub list: Option<ListKind>,
+    /// The name the request targets (for audit), if any.
+    pub target: Option<String>,
+    /// The rule that allowed it; `None` for a message that names no
+    /// target (only the server decision applies).
+    pub rule: Option<String>,
+    /// The role whose quota the call was charged to, if any.
+    pub quota: Option<RoleName>,
+}
+
 /// The policy target of what a message asks the server to use.
 fn policy_target(asked: Asked<'_>) -> Target<'_> {
     match asked {
@@ -57,16 +68,14 @@ fn policy_target(asked: Asked<'_>) -> Target<'_> {
     }
 }
 
-/// Decides a POSTed message. `server_allowed` must already hold (checked
-/// per request by [`check_server`]).
+/// Decides a POSTed message for the caller `gate` binds. The server
+/// decision must already hold (checked per request by [`check_server`]).
 pub(crate) fn check_message(
-    policy: &Policy,
+    gate: &Bound,
     limiter: &RateLimiter,
-    principal: &Principal,
     server: &ServerName,
     env: &Envelope<'_>,
 ) -> Access {
-    let who = Subject::from(principal);
     let list = env
         .method
         .as_deref()
@@ -75,11 +84,10 @@ pub(crate) fn check_message(
     let target = match target::target_of(env) {
         Ok(Some(asked)) => policy_target(asked),
         Ok(None) => {
-            return Access::Forward {
+            return Access::Forward(Permit {
                 list,
-                target: None,
-                rule: None,
-            };
+                ..Permit::default()
+            });
         }
         Err(why) => {
             // Fail closed: what cannot be decided is never forwarded.
@@ -94,7 +102,7 @@ pub(crate) fn check_message(
         }
     };
     let name = target_name(target).to_owned();
-    let decision = policy.decide(&who, server, target);
+    let decision = gate.decide(server, target);
     if !decision.allowed {
         tracing::info!(decision = %decision, "denied");
         return Access::Deny {
@@ -103,8 +111,8 @@ pub(crate) fn check_message(
             rule: decision.to_string(),
         };
     }
-    let quotas = policy.quotas(&who, server, target);
-    if let Err(limited) = limiter.check(&principal.subject, &quotas, server, target) {
+    let quotas = gate.quotas(server, target);
+    if let Err(limited) = limiter.check(&gate.principal().subject, &quotas, server, target) {
         let kind = match &limited {
             Limited::Full { .. } => ErrorKind::LimiterFull,
             _ => ErrorKind::QuotaExceeded,
@@ -118,34 +126,48 @@ pub(crate) fn check_message(
             target: Some(name),
         };
     }
-    Access::Forward {
+    Access::Forward(Permit {
         list,
         target: Some(name),
         rule: Some(decision.to_string()),
-    }
+        quota: crate::limits::charged(&quotas).cloned(),
+    })
 }
 
 /// May the caller use `server` at all? A session whose access was revoked
 /// is cut here at its next request.
 pub(crate) fn check_server(
-    policy: &Policy,
-    principal: &Principal,
+    gate: &Bound,
     server: &ServerName,
     public_url: &str,
 ) -> Result<(), HttpError> {
-    let decision = policy.decide(&Subject::from(principal), server, Target::Server);
+    let decision = gate.decide(server, Target::Server);
     if decision.allowed {
         return Ok(());
     }
     tracing::info!(decision = %decision, "denied");
     let mut err = HttpError::new(
         ErrorKind::Forbidden,
-        format!("{} may not use {server}", principal.subject),
+        format!("{} may not use {server}", gate.principal().subject),
     );
     err.challenge = Some(format!(
         "Bearer error=\"insufficient_scope\", resource_metadata=\"{public_url}/.well-known/oauth-protected-resource/mcp/{server}\""
     ));
     Err(err.with_rule(decision.to_string()))
+}
+
+/// The filter that removes from list results what the caller may not use:
+/// the answer of a list request (`kind`), or any list result that shows up
+/// on the stream of another request (`kind: None`). It asks the same
+/// bound caller as the request's other decisions.
+pub(crate) fn list_filter(gate: &Bound, server: &ServerName, kind: Option<ListKind>) -> ListFilter {
+    let gate = gate.clone();
+    let server = server.clone();
+    ListFilter {
+        kind,
+        hold_pieces: kind.is_some(),
+        keep: Arc::new(move |kind: ListKind, name: &str| gate.allows(&server, kind.target(name))),
+    }
 }
 
 fn target_name(target: Target<'_>) -> &str {
@@ -170,3 +192,6 @@ fn looks_unknown(env: &Envelope<'_>, target: Target<'_>) -> Response {
     );
     r
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,12 +22,12 @@ use crate::http::access::{self, Access};
 use crate::http::error::{HttpError, REQUEST_ID_HEADER};
 use crate::http::guard;
 use crate::http::headers;
-use crate::http::relayed::{How, Relayed, list_filter, relay};
+use crate::http::relayed::{How, Relayed, relay};
 use crate::http::sse::ListFilter;
 use crate::http::state::AppState;
 use crate::http::trail::{Counted, Trail};
 use crate::http::wire::ErrorKind;
-use crate::policy::Policy;
+use crate::policy::Bound;
 
 /// Handles one request to `/mcp/<server>`.
 pub(crate) async fn handle(
@@ -101,8 +101,12 @@ async fn serve(
     // Authentication comes before the server is looked up: without
     // credentials, an unknown name and a real one both get 401.
     let known = ServerName::new(server).ok().filter(|s| app.knows(s));
+    // One policy snapshot for the whole request, even if a reload swaps
+    // it: the anonymous check, the server, the message and the list
+    // filter are all decided by it.
+    let policy = app.policy.load_full();
     let principal = app
-        .authenticate(headers, client_cert, known.as_ref())
+        .authenticate(headers, client_cert, known.as_ref(), &policy)
         .await?;
     tracing::Span::current().record("user", principal.subject.as_str());
     trail.principal = Some(principal.clone());
@@ -114,19 +118,20 @@ async fn serve(
         ));
     };
     trail.session = headers::text(headers, SESSION_HEADER)?;
-    let policy = app.policy.load_full();
-    access::check_server(&policy, &principal, &server, &app.http.public_url)?;
+    let gate = Bound::new(policy, &principal);
+    access::check_server(&gate, &server, &app.http.public_url)?;
     trail.decision = AuditDecision::Allow;
     let version = headers::text(headers, VERSION_HEADER)?;
     let request = Request {
         request_id,
         server: &server,
         principal: &principal,
+        gate: &gate,
         headers,
         version,
     };
     match *method {
-        Method::POST => post(app, request, &policy, body, trail).await,
+        Method::POST => post(app, request, body, trail).await,
         Method::GET | Method::DELETE => get_or_delete(app, request, method, trail).await,
         _ => Err(HttpError::new(
             ErrorKind::MethodNotAllowed,
@@ -140,6 +145,8 @@ struct Request<'a> {
     request_id: u64,
     server: &'a ServerName,
     principal: &'a Principal,
+    /// The caller bound to the request's policy snapshot.
+    gate: &'a Bound,
     headers: &'a HeaderMap,
     /// `MCP-Protocol-Version`, as sent.
     version: Option<String>,
@@ -148,7 +155,6 @@ struct Request<'a> {
 async fn post(
     app: &AppState,
     request: Request<'_>,
-    policy: &Arc<Policy>,
     body: Body,
     trail: &mut Trail,
 ) -> Result<Response, HttpError> {
@@ -156,6 +162,7 @@ async fn post(
         request_id,
         server,
         principal,
+        gate,
         headers,
         version,
     } = request;
@@ -175,7 +182,7 @@ async fn post(
     if era == Era::Stateless {
         headers::check_stateless(headers, &env)?;
     }
-    let list = match access::check_message(policy, &app.limiter, principal, server, &env) {
+    let list = match access::check_message(gate, &app.limiter, server, &env) {
         Access::Refuse { error, target } => {
             trail.target = target;
             return Err(error);
@@ -189,10 +196,13 @@ async fn post(
             trail.deny(AuditEvent::Denial, Some(rule));
             return Ok(response);
         }
-        Access::Forward { list, target, rule } => {
-            trail.target = target;
-            trail.rule = rule;
-            Some(list_filter(policy, principal, server, list))
+        Access::Forward(permit) => {
+            if let Some(role) = &permit.quota {
+                tracing::debug!(quota = %role, "charged to the quota of role");
+            }
+            trail.target = permit.target;
+            trail.rule = permit.rule;
+            Some(access::list_filter(gate, server, permit.list))
         }
     };
     let version = version.or_else(|| env.meta_version.clone());
@@ -236,6 +246,7 @@ async fn get_or_delete(
         request_id,
         server,
         principal,
+        gate,
         headers,
         version,
     } = request;
@@ -261,13 +272,12 @@ async fn get_or_delete(
     // A GET stream carries the server's own messages, and answers only as
     // replays (Last-Event-ID): any list result there is filtered, large
     // events included.
-    let policy = app.policy.load_full();
     let how = How {
         env: None,
         mint_for: None,
         list: Some(ListFilter {
             hold_pieces: true,
-            ..list_filter(&policy, principal, server, None)
+            ..access::list_filter(gate, server, None)
         }),
     };
     relay(app, route, req, Bytes::new(), how, trail).await

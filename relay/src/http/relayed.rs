@@ -2,8 +2,6 @@
 //! client's request, the forwarding, and the connector's answer turned
 //! into the client's response (session minting, list filtering, errors).
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -143,26 +141,4 @@ pub(super) async fn relay(
     }
     info!(status = status.as_u16(), "relayed");
     Ok(out)
-}
-
-/// The filter that removes from list results what the caller may not use:
-/// the answer of a list request (`kind`), or any list result that shows up
-/// on the stream of another request (`kind: None`).
-pub(super) fn list_filter(
-    policy: &Arc<crate::policy::Policy>,
-    principal: &Principal,
-    server: &ServerName,
-    kind: Option<crate::filter::ListKind>,
-) -> ListFilter {
-    use crate::policy::Subject;
-    let policy = Arc::clone(policy);
-    let principal = principal.clone();
-    let server = server.clone();
-    ListFilter {
-        kind,
-        hold_pieces: kind.is_some(),
-        keep: Arc::new(move |kind: crate::filter::ListKind, name: &str| {
-            policy.allows(&Subject::from(&principal), &server, kind.target(name))
-        }),
-    }
 }

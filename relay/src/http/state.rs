@@ -12,6 +12,7 @@ use crate::auth::{Authenticator, Principal};
 use crate::config::HttpConfig;
 use crate::http::error::HttpError;
 use crate::http::wire::ErrorKind;
+use crate::policy::{Bound, Policy, Target};
 use crate::registry::{Registry, Route};
 use crate::session::{SessionClaims, SessionKeys, principal_hash};
 use crate::shares::StreamPermit;
@@ -68,6 +69,7 @@ impl AppState {
         headers: &HeaderMap,
         client_cert: Option<&crate::http::ClientCert>,
         known: Option<&ServerName>,
+        policy: &Arc<Policy>,
     ) -> Result<Principal, HttpError> {
         // One store for the whole request, even if a reload swaps it.
         let auth = self.auth.load_full();
@@ -98,9 +100,7 @@ impl AppState {
         if let (None, Some(server)) = (value, known) {
             // No credentials: only an opt-in `anonymous = true` binding
             // lets such a caller in.
-            let policy = self.policy.load();
-            let who = crate::policy::Subject::ANONYMOUS;
-            if policy.allows(&who, server, crate::policy::Target::Server) {
+            if Bound::anonymous(Arc::clone(policy)).allows(server, Target::Server) {
                 return Ok(Principal::anonymous());
             }
         }

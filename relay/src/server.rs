@@ -23,7 +23,7 @@ use crate::link::{self, Shared};
 use crate::metrics::{HandshakeOutcome, Metrics};
 use crate::quic;
 use crate::registry::Registry;
-use crate::session::SessionKeys;
+use crate::session::{SessionKeys, Sessions};
 
 mod https;
 mod reload;
@@ -128,8 +128,7 @@ impl Relay {
                     shares: crate::shares::StreamShares::new(
                         config.limits.max_streams_per_principal,
                     ),
-                    sessions,
-                    session_ttl: config.session_ttl,
+                    sessions: Sessions::new(sessions, config.session_ttl),
                     servers: config
                         .connectors
                         .iter()

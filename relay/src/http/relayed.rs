@@ -17,7 +17,7 @@ use crate::http::sse::{self, ListFilter};
 use crate::http::state::AppState;
 use crate::http::trail::Trail;
 use crate::registry::Route;
-use crate::session::{SessionClaims, principal_hash};
+use crate::session::NewSession;
 use sallyport_mcp::Envelope;
 use sallyport_mcp::headers::SESSION_ID as SESSION_HEADER;
 
@@ -94,13 +94,14 @@ pub(super) async fn relay(
     .map_err(|e| forward_error(e).with_id(id))?;
     let status = StatusCode::from_u16(response.head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let session = match mint_for {
-        Some(principal) if status.is_success() => Some(app.seal(SessionClaims {
-            server,
-            instance,
-            upstream: response.head.session.clone(),
-            principal: principal_hash(&principal.subject, principal.agent.as_deref()),
-            expires: app.session_expiry(),
-        })?),
+        Some(principal) if status.is_success() => Some(app.mint(
+            NewSession {
+                server,
+                instance,
+                upstream: response.head.session.clone(),
+            },
+            principal,
+        )?),
         _ => None,
     };
     let mut out = match response.head.kind {

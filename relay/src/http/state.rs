@@ -14,7 +14,7 @@ use crate::http::error::HttpError;
 use crate::http::wire::ErrorKind;
 use crate::policy::{Bound, Policy, Target};
 use crate::registry::{Registry, Route};
-use crate::session::{SessionClaims, SessionKeys, principal_hash};
+use crate::session::{NewSession, SessionClaims, SessionError, Sessions, unix_now};
 use crate::shares::StreamPermit;
 
 /// `Retry-After` of a caller over its stream share: streams end at no
@@ -32,8 +32,8 @@ pub(crate) struct AppState {
     pub auth: arc_swap::ArcSwap<Authenticator>,
     /// Each principal's share of requests in flight and open streams.
     pub shares: crate::shares::StreamShares,
-    pub sessions: SessionKeys,
-    pub session_ttl: std::time::Duration,
+    /// Minting and resuming sessions.
+    pub sessions: Sessions,
     /// Every server some `[[connector]]` entry grants: the relay's catalogue.
     pub servers: BTreeSet<ServerName>,
     pub max_frame: usize,
@@ -176,7 +176,7 @@ impl AppState {
         principal: &Principal,
     ) -> Result<(Route, SessionClaims), HttpError> {
         let token = headers
-            .get("mcp-session-id")
+            .get(sallyport_mcp::headers::SESSION_ID)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 HttpError::new(
@@ -190,15 +190,16 @@ impl AppState {
                 "session not found: initialize a new session",
             )
         };
-        let claims = self.sessions.open(token, now()).map_err(|e| {
-            tracing::info!(reason = %e, "session id refused");
-            not_found()
-        })?;
-        let bound = principal_hash(&principal.subject, principal.agent.as_deref());
-        if &claims.server != server || claims.principal != bound {
-            tracing::warn!("session id presented by another principal or for another server");
-            return Err(not_found());
-        }
+        let claims = self
+            .sessions
+            .resume(token, server, principal, unix_now())
+            .map_err(|e| {
+                match e {
+                    SessionError::Mismatch => tracing::warn!("{e}"),
+                    e => tracing::info!(reason = %e, "session id refused"),
+                }
+                not_found()
+            })?;
         let route = self
             .registry
             .route_to(claims.instance, server)
@@ -209,22 +210,12 @@ impl AppState {
         Ok((route, claims))
     }
 
-    pub fn seal(&self, claims: SessionClaims) -> Result<String, HttpError> {
+    /// Mints the id of `principal`'s new session, or answers 500.
+    pub fn mint(&self, session: NewSession, principal: &Principal) -> Result<String, HttpError> {
         self.sessions
-            .seal(&claims)
+            .mint(session, principal, unix_now())
             .map_err(|e| HttpError::new(ErrorKind::Internal, format!("cannot mint session: {e}")))
     }
-
-    pub fn session_expiry(&self) -> u64 {
-        now() + self.session_ttl.as_secs()
-    }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Whether a client certificate (leaf, DER) passes.

@@ -20,11 +20,13 @@ use crate::policy::Policy;
 
 mod limits;
 mod listeners;
+mod policy_source;
 
 pub use limits::RelayLimits;
 use limits::{RawLimits, relay_limits};
 pub use listeners::{AdminConfig, HttpConfig};
 use listeners::{RawAdmin, RawHttp, http_config};
+pub use policy_source::{PolicySource, load_policy_file};
 
 /// The validated relay configuration.
 #[derive(Debug, Clone)]
@@ -46,11 +48,9 @@ pub struct Config {
     /// `[auth]`: trusted JWT issuers, paths resolved against the config
     /// file's directory.
     pub auth: AuthConfig,
-    /// Where the roles and bindings live: this file (empty when parsed
-    /// from text), or the `policy = "…"` file.
-    pub policy_source: PathBuf,
-    /// Whether `policy_source` is a standalone policy file.
-    pub policy_standalone: bool,
+    /// Where the roles and bindings live: this file, or the
+    /// `policy = "…"` file.
+    pub policy_source: PolicySource,
     /// Roles and bindings (default deny).
     pub policy: Policy,
     /// The audit log (`[audit]`; no path: stdout).
@@ -163,8 +163,8 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = Self::parse(&text, base).map_err(|e| e.in_file(path))?;
-        if config.policy_source.as_os_str().is_empty() {
-            config.policy_source = path.to_owned();
+        if config.policy_source == PolicySource::Text {
+            config.policy_source = PolicySource::Inline(path.to_owned());
         }
         config.path = path.to_owned();
         Ok(config)
@@ -229,10 +229,11 @@ impl Config {
                     ));
                 }
                 let path = base.join(file);
-                (path.clone(), load_policy_file(&path)?)
+                let policy = load_policy_file(&path)?;
+                (PolicySource::File(path), policy)
             }
             None => (
-                PathBuf::new(),
+                PolicySource::Text,
                 Policy::from_toml_str(text).map_err(|e| ConfigError::invalid(e.to_string()))?,
             ),
         };
@@ -274,7 +275,6 @@ impl Config {
             session_ttl,
             api_keys: raw.api_keys,
             auth,
-            policy_standalone: raw.policy.is_some(),
             policy_source,
             policy,
             audit: raw.audit,
@@ -284,34 +284,6 @@ impl Config {
             path: PathBuf::new(),
         })
     }
-}
-
-/// Reads a standalone policy file (only `[[role]]` and `[[binding]]`).
-pub fn load_policy_file(path: &Path) -> Result<Policy, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    Policy::from_standalone_toml_str(&text).map_err(|e| ConfigError::Invalid {
-        path: Some(path.to_owned()),
-        message: e.to_string(),
-    })
-}
-
-/// Reads the policy again from `source` (a relay config with inline
-/// roles, or a standalone policy file), for hot reload.
-pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigError> {
-    if standalone {
-        return load_policy_file(source);
-    }
-    let text = std::fs::read_to_string(source).map_err(|source_err| ConfigError::Read {
-        path: source.to_owned(),
-        source: source_err,
-    })?;
-    Policy::from_toml_str(&text).map_err(|e| ConfigError::Invalid {
-        path: Some(source.to_owned()),
-        message: e.to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -21,12 +21,14 @@ use crate::policy::Policy;
 mod limits;
 mod listeners;
 mod policy_source;
+mod public_url;
 
 pub use limits::RelayLimits;
 use limits::{RawLimits, relay_limits};
 pub use listeners::{AdminConfig, HttpConfig};
 use listeners::{RawAdmin, RawHttp, http_config};
 pub use policy_source::{PolicySource, load_policy_file};
+pub use public_url::{PublicUrl, PublicUrlError};
 
 /// The validated relay configuration.
 #[derive(Debug, Clone)]

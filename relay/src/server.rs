@@ -115,7 +115,7 @@ impl Relay {
                     Authenticator::load(&config.api_keys, &config.auth, trust_domain.as_deref())
                         .await
                         .map_err(|e| crate::ConfigError::invalid(e.to_string()))?
-                        .with_public_url(h.public_url.clone());
+                        .with_public_url(h.public_url.as_str());
                 let local_hosts = listener
                     .local_addr()
                     .map(http::local_hosts)

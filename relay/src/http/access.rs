@@ -11,6 +11,7 @@ use sallyport_protocol::ServerName;
 use sallyport_mcp::target::{self, Target as Asked};
 use sallyport_mcp::{Envelope, Kind};
 
+use crate::config::PublicUrl;
 use crate::filter::ListKind;
 use crate::http::error::{HttpError, jsonrpc_error};
 use crate::http::sse::ListFilter;
@@ -139,7 +140,7 @@ pub(crate) fn check_message(
 pub(crate) fn check_server(
     gate: &Bound,
     server: &ServerName,
-    public_url: &str,
+    public_url: &PublicUrl,
 ) -> Result<(), HttpError> {
     let decision = gate.decide(server, Target::Server);
     if decision.allowed {
@@ -151,7 +152,8 @@ pub(crate) fn check_server(
         format!("{} may not use {server}", gate.principal().subject),
     );
     err.challenge = Some(format!(
-        "Bearer error=\"insufficient_scope\", resource_metadata=\"{public_url}/.well-known/oauth-protected-resource/mcp/{server}\""
+        "Bearer error=\"insufficient_scope\", resource_metadata=\"{}\"",
+        public_url.metadata_url(Some(server))
     ));
     Err(err.with_rule(decision.to_string()))
 }

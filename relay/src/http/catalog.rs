@@ -44,7 +44,7 @@ pub(crate) async fn servers(
             let (allow, deny) = policy.patterns_for(&gate.subject(), s);
             serde_json::json!({
                 "name": s.as_str(),
-                "url": format!("{}/mcp/{s}", app.http.public_url),
+                "url": app.http.public_url.resource(s),
                 "live": app.registry.serves(s),
                 "allow": allow,
                 "deny": deny,

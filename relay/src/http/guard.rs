@@ -44,8 +44,7 @@ pub fn check_host_and_origin(
             .map_err(|_| forbidden("Origin header is not valid text".into()))?
             .trim_end_matches('/')
             .to_ascii_lowercase();
-        let own = http.public_url.to_ascii_lowercase();
-        if origin != own && !http.allowed_origins.contains(&origin) {
+        if origin != http.public_url.origin() && !http.allowed_origins.contains(&origin) {
             return Err(forbidden(format!("Origin {origin:?} is not allowed")));
         }
     }
@@ -55,7 +54,7 @@ pub fn check_host_and_origin(
 /// `host` (lowercase `host[:port]`) must be `public_url`'s host, one of
 /// `allowed_hosts` or one of `local_hosts`: 403 otherwise.
 pub fn check_host(http: &HttpConfig, local_hosts: &[String], host: &str) -> Result<(), HttpError> {
-    let public_host = public_host(&http.public_url);
+    let public_host = http.public_url.host();
     if host == public_host
         || http.allowed_hosts.iter().any(|h| h == host)
         || local_hosts.iter().any(|h| h == host)
@@ -82,15 +81,6 @@ pub fn local_hosts(addr: std::net::SocketAddr) -> Vec<String> {
         hosts.push(format!("localhost:{port}"));
     }
     hosts
-}
-
-/// `host[:port]` of a `scheme://host[:port]` URL.
-pub fn public_host(public_url: &str) -> String {
-    public_url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(public_url)
-        .to_ascii_lowercase()
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 and a
@@ -130,7 +120,7 @@ mod tests {
     fn http() -> HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            public_url: "https://relay.acme.com".into(),
+            public_url: crate::config::PublicUrl::parse("https://relay.acme.com").expect("url"),
             tls: None,
             allowed_origins: vec!["https://app.acme.com".into()],
             allowed_hosts: vec!["127.0.0.1:8443".into()],

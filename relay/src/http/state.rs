@@ -96,7 +96,7 @@ impl AppState {
         }
         // The exact endpoint URL: a JWT's `aud` must name it or public_url.
         let public = &self.http.public_url;
-        let resource = known.map(|server| format!("{public}/mcp/{server}"));
+        let resource = known.map(|server| public.resource(server));
         if let (None, Some(server)) = (value, known) {
             // No credentials: only an opt-in `anonymous = true` binding
             // lets such a caller in.
@@ -104,7 +104,7 @@ impl AppState {
                 return Ok(Principal::anonymous());
             }
         }
-        let resource = resource.as_deref().unwrap_or(public);
+        let resource = resource.as_deref().unwrap_or(public.as_str());
         auth.authenticate(value, resource).await.map_err(|e| {
             let mut err = HttpError::new(
                 if e.status() == 503 {
@@ -114,12 +114,7 @@ impl AppState {
                 },
                 format!("unauthorized: {e}"),
             );
-            let metadata = match known {
-                Some(server) => {
-                    format!("{public}/.well-known/oauth-protected-resource/mcp/{server}")
-                }
-                None => format!("{public}/.well-known/oauth-protected-resource"),
-            };
+            let metadata = public.metadata_url(known);
             err.challenge = Some(match e.challenge_error() {
                 None => format!("Bearer resource_metadata=\"{metadata}\""),
                 Some(code) => {

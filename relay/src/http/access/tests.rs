@@ -137,9 +137,9 @@ fn a_spent_quota_is_rate_limited() {
 
 #[test]
 fn the_server_decision_refuses_a_caller_without_roles() {
-    assert!(check_server(&gate("alice"), &docs(), "https://relay.example").is_ok());
-    let err =
-        check_server(&gate("mallory"), &docs(), "https://relay.example").expect_err("no role");
+    let url = PublicUrl::parse("https://relay.example").expect("url");
+    assert!(check_server(&gate("alice"), &docs(), &url).is_ok());
+    let err = check_server(&gate("mallory"), &docs(), &url).expect_err("no role");
     assert_eq!(err.kind(), ErrorKind::Forbidden);
     assert!(
         err.rule().is_some_and(|r| r.starts_with("DENY")),

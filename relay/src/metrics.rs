@@ -7,7 +7,8 @@
 //! that the value is [`OTHER`]. On the hot path an existing label set costs
 //! a read lock and a hash lookup, no allocation.
 
-use std::collections::{HashMap, HashSet};
+mod series;
+
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::audit::{AuditCounters, Decision};
+use series::{Series, ServerSeries};
 
 /// Most distinct `server` label values; more are counted as [`OTHER`].
 pub const MAX_SERVERS: usize = 1000;
@@ -324,81 +326,6 @@ impl Metrics {
             // admit_server inserted it under this lock.
             None => unreachable!("admitted server series exists"),
         }
-    }
-}
-
-/// The interned label values and per-server handles.
-#[derive(Debug, Default)]
-struct Series {
-    servers: HashMap<Arc<str>, ServerSeries>,
-    tool_pairs: usize,
-}
-
-#[derive(Debug)]
-struct ServerSeries {
-    name: Arc<str>,
-    tools: HashSet<Arc<str>>,
-    duration: Histogram,
-    bytes_in: Counter,
-    bytes_out: Counter,
-    rate_limited: Counter,
-}
-
-impl Series {
-    /// The interned server label for `name`: itself, or [`OTHER`] past the
-    /// caps.
-    fn admit_server(&mut self, name: &str, m: &Metrics) -> Arc<str> {
-        if let Some((k, _)) = self.servers.get_key_value(name) {
-            return Arc::clone(k);
-        }
-        let name = if self.servers.len() < MAX_SERVERS && name.len() <= MAX_LABEL_LEN {
-            name
-        } else {
-            OTHER
-        };
-        if let Some((k, _)) = self.servers.get_key_value(name) {
-            return Arc::clone(k);
-        }
-        let key: Arc<str> = Arc::from(name);
-        let label = ServerLabel {
-            server: Arc::clone(&key),
-        };
-        let bytes = |direction| BytesLabels {
-            direction,
-            server: Arc::clone(&key),
-        };
-        let s = ServerSeries {
-            name: Arc::clone(&key),
-            tools: HashSet::new(),
-            duration: m.durations.get_or_create_owned(&label),
-            bytes_in: m.bytes.get_or_create_owned(&bytes("in")),
-            bytes_out: m.bytes.get_or_create_owned(&bytes("out")),
-            rate_limited: m.rate_limited.get_or_create_owned(&label),
-        };
-        self.servers.insert(Arc::clone(&key), s);
-        key
-    }
-
-    /// The interned tool label for `tool` under `server`.
-    fn admit_tool(&mut self, server: &Arc<str>, tool: &str) -> Arc<str> {
-        let room = self.tool_pairs < MAX_TOOL_SERIES;
-        let Some(s) = self.servers.get_mut(server) else {
-            return Arc::from(OTHER);
-        };
-        if let Some(t) = s.tools.get(tool) {
-            return Arc::clone(t);
-        }
-        let tool = if room && tool.len() <= MAX_LABEL_LEN {
-            self.tool_pairs += 1;
-            tool
-        } else if let Some(t) = s.tools.get(OTHER) {
-            return Arc::clone(t);
-        } else {
-            OTHER
-        };
-        let t: Arc<str> = Arc::from(tool);
-        s.tools.insert(Arc::clone(&t));
-        t
     }
 }
 

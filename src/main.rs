@@ -62,26 +62,14 @@ fn main() -> std::process::ExitCode {
     match dispatch(cli.command, cli.workers) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            let message = describe(&e);
+            // `{:#}` prints the error and each cause once, joined by `: `:
+            // no library `Display` repeats its source.
+            let message = format!("{e:#}");
             error!("{message}");
             eprintln!("error: {message}");
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes, each once: many library errors already name
-/// their cause in their own message.
-fn describe(e: &anyhow::Error) -> String {
-    let mut message = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            message.push_str(": ");
-            message.push_str(&cause);
-        }
-    }
-    message
 }
 
 fn dispatch(command: Command, workers: Option<u16>) -> anyhow::Result<()> {

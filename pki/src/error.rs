@@ -22,7 +22,7 @@ pub enum PkiError {
     },
 
     /// A file exists but could not be read.
-    #[error("{path}: cannot read {expected}: {source}")]
+    #[error("{path}: cannot read {expected}")]
     UnreadableFile {
         /// The file.
         path: PathBuf,
@@ -34,7 +34,7 @@ pub enum PkiError {
     },
 
     /// A file or directory could not be written.
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write")]
     WriteFailed {
         /// The file or directory.
         path: PathBuf,
@@ -261,7 +261,7 @@ pub enum PkiError {
     },
 
     /// Certificate or CRL generation failed inside rcgen.
-    #[error("cannot generate {what}: {source}")]
+    #[error("cannot generate {what}")]
     Generate {
         /// What was being generated.
         what: &'static str,
@@ -296,7 +296,7 @@ pub enum PkiError {
     },
 
     /// Writing the command's report to stdout failed.
-    #[error("cannot write to stdout: {source}")]
+    #[error("cannot write to stdout")]
     Output {
         /// The I/O error.
         #[source]

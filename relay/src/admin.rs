@@ -79,7 +79,7 @@ async fn require_host(
 ) -> Response {
     let host = match http::settle_host(&mut req) {
         Ok(host) => host,
-        Err(e) => return (e.status, format!("{}\n", e.message)).into_response(),
+        Err(e) => return (e.status(), format!("{}\n", e.message)).into_response(),
     };
     if !hosts.contains(&host) {
         // The accepted names go to the log only: a page that reached this

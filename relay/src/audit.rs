@@ -162,7 +162,7 @@ pub enum AuditError {
     #[error("audit log directory {} is not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// The file cannot be created or opened for appending.
-    #[error("cannot open audit log {} for appending: {source}", path.display())]
+    #[error("cannot open audit log {} for appending", path.display())]
     Open {
         /// The file.
         path: PathBuf,
@@ -170,12 +170,18 @@ pub enum AuditError {
         /// writable by the relay's user).
         source: std::io::Error,
     },
-    /// A setting is out of range.
-    #[error("audit log: {0}")]
-    Invalid(String),
+    /// `max_bytes` is zero.
+    #[error("audit log max_bytes must be at least 1")]
+    MaxBytesZero,
+    /// `keep` is more than the relay rotates.
+    #[error("audit log keep must be at most {max}")]
+    KeepTooLarge {
+        /// The most files kept.
+        max: usize,
+    },
     /// The writer thread cannot be started.
-    #[error("cannot start the audit writer thread: {0}")]
-    Spawn(std::io::Error),
+    #[error("cannot start the audit writer thread")]
+    Spawn(#[source] std::io::Error),
 }
 
 /// A record handed back by [`AuditLog::try_record`].

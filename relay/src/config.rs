@@ -20,11 +20,15 @@ use crate::policy::Policy;
 
 mod limits;
 mod listeners;
+mod policy_source;
+mod public_url;
 
 pub use limits::RelayLimits;
 use limits::{RawLimits, relay_limits};
 pub use listeners::{AdminConfig, HttpConfig};
 use listeners::{RawAdmin, RawHttp, http_config};
+pub use policy_source::{PolicySource, load_policy_file};
+pub use public_url::{PublicUrl, PublicUrlError};
 
 /// The validated relay configuration.
 #[derive(Debug, Clone)]
@@ -46,11 +50,9 @@ pub struct Config {
     /// `[auth]`: trusted JWT issuers, paths resolved against the config
     /// file's directory.
     pub auth: AuthConfig,
-    /// Where the roles and bindings live: this file (empty when parsed
-    /// from text), or the `policy = "…"` file.
-    pub policy_source: PathBuf,
-    /// Whether `policy_source` is a standalone policy file.
-    pub policy_standalone: bool,
+    /// Where the roles and bindings live: this file, or the
+    /// `policy = "…"` file.
+    pub policy_source: PolicySource,
     /// Roles and bindings (default deny).
     pub policy: Policy,
     /// The audit log (`[audit]`; no path: stdout).
@@ -158,8 +160,8 @@ impl Config {
     /// resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut config = sallyport_config::load(path, Self::parse)?;
-        if config.policy_source.as_os_str().is_empty() {
-            config.policy_source = path.to_owned();
+        if config.policy_source == PolicySource::Text {
+            config.policy_source = PolicySource::Inline(path.to_owned());
         }
         config.path = path.to_owned();
         Ok(config)
@@ -221,10 +223,11 @@ impl Config {
                     ));
                 }
                 let path = base.join(file);
-                (path.clone(), load_policy_file(&path)?)
+                let policy = load_policy_file(&path)?;
+                (PolicySource::File(path), policy)
             }
             None => (
-                PathBuf::new(),
+                PolicySource::Text,
                 Policy::from_toml_str(text).map_err(ConfigError::invalid)?,
             ),
         };
@@ -265,7 +268,6 @@ impl Config {
             session_ttl,
             api_keys: raw.api_keys,
             auth,
-            policy_standalone: raw.policy.is_some(),
             policy_source,
             policy,
             audit: raw.audit,
@@ -275,22 +277,6 @@ impl Config {
             path: PathBuf::new(),
         })
     }
-}
-
-/// Reads a standalone policy file (only `[[role]]` and `[[binding]]`).
-pub fn load_policy_file(path: &Path) -> Result<Policy, ConfigError> {
-    let text = sallyport_config::read(path)?;
-    Policy::from_standalone_toml_str(&text).map_err(|e| ConfigError::invalid(e).in_file(path))
-}
-
-/// Reads the policy again from `source` (a relay config with inline
-/// roles, or a standalone policy file), for hot reload.
-pub fn reload_policy(source: &Path, standalone: bool) -> Result<Policy, ConfigError> {
-    if standalone {
-        return load_policy_file(source);
-    }
-    let text = sallyport_config::read(source)?;
-    Policy::from_toml_str(&text).map_err(|e| ConfigError::invalid(e).in_file(source))
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use crate::registry::Route;
 #[non_exhaustive]
 pub enum ForwardError {
     /// The link failed (lost, closed, or the stream was reset).
-    #[error("connector link failed: {0}")]
-    Link(String),
+    #[error("connector link failed")]
+    Link(#[source] LinkError),
     /// The connector answered with an error instead of a response.
     #[error("{}", .0.message)]
     Upstream(StreamError),
@@ -30,6 +30,24 @@ pub enum ForwardError {
     /// The link carries as many requests as the connector accepts.
     #[error("the connector link is at its limit of concurrent requests")]
     Overloaded,
+}
+
+/// How a connector link failed a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// No stream could be opened: the connection is gone.
+    #[error("cannot open a stream")]
+    Open(#[source] quinn::ConnectionError),
+    /// The stream failed or carried an undecodable frame.
+    #[error("the stream failed")]
+    Stream(#[source] FramedError),
+    /// A frame arrived where another was due.
+    #[error("expected {0}, got another frame")]
+    Unexpected(&'static str),
+    /// The stream ended early.
+    #[error("the stream ended before {0}")]
+    Ended(&'static str),
 }
 
 /// A response in flight: its head, and the frames of its body.
@@ -75,17 +93,15 @@ impl Response {
             }
             Some(Ok(_)) => {
                 self.done = true;
-                Err(ForwardError::Link("unexpected frame in a response".into()))
+                Err(ForwardError::Link(LinkError::Unexpected("a body frame")))
             }
             Some(Err(e)) => {
                 self.done = true;
-                Err(link_error(&e))
+                Err(link_error(e))
             }
             None => {
                 self.done = true;
-                Err(ForwardError::Link(
-                    "stream ended before the response did".into(),
-                ))
+                Err(ForwardError::Link(LinkError::Ended("the response did")))
             }
         }
     }
@@ -134,7 +150,7 @@ pub async fn forward(
     let (send, recv) = tokio::time::timeout(timeout, route.conn.open_bi())
         .await
         .map_err(|_| ForwardError::Overloaded)?
-        .map_err(|e| ForwardError::Link(e.to_string()))?;
+        .map_err(|e| ForwardError::Link(LinkError::Open(e)))?;
     let codec = DataCodec::new(max_frame);
     let mut write = FramedWrite::new(send, codec.clone());
     let mut frames = FramedRead::new(recv, codec);
@@ -152,7 +168,7 @@ pub async fn forward(
         let _ = write.get_mut().finish();
         Ok::<(), FramedError>(())
     };
-    sent.await.map_err(|e| link_error(&e))?;
+    sent.await.map_err(link_error)?;
     let first = tokio::time::timeout(timeout, frames.next())
         .await
         .map_err(|_| ForwardError::Timeout(timeout))?;
@@ -160,9 +176,9 @@ pub async fn forward(
     let head = match first {
         Some(Ok(DataFrame::ResponseHead(h))) => h,
         Some(Ok(DataFrame::Error(e))) => return Err(ForwardError::Upstream(e)),
-        Some(Ok(_)) => return Err(ForwardError::Link("expected a response head".into())),
-        Some(Err(e)) => return Err(link_error(&e)),
-        None => return Err(ForwardError::Link("stream ended before a response".into())),
+        Some(Ok(_)) => return Err(ForwardError::Link(LinkError::Unexpected("a response head"))),
+        Some(Err(e)) => return Err(link_error(e)),
+        None => return Err(ForwardError::Link(LinkError::Ended("a response"))),
     };
     Ok(Response {
         head,
@@ -173,6 +189,6 @@ pub async fn forward(
     })
 }
 
-fn link_error(e: &FramedError) -> ForwardError {
-    ForwardError::Link(e.to_string())
+fn link_error(e: FramedError) -> ForwardError {
+    ForwardError::Link(LinkError::Stream(e))
 }

@@ -14,6 +14,7 @@ mod relayed;
 mod sse;
 mod state;
 mod trail;
+mod wire;
 
 use std::sync::Arc;
 

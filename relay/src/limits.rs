@@ -22,8 +22,9 @@
 //!
 //! **Memory.** Buckets indistinguishable from a fresh one (their caller
 //! has been idle for the quota's period) are dropped by
-//! [`RateLimiter::housekeeping`], which the relay calls periodically
-//! (every 10 s is plenty). Past `max_keys` live buckets, calls that would
+//! [`RateLimiter::housekeeping`], which the relay calls on each link
+//! re-check (every 60 s, `RECHECK` in `server.rs`): an idle bucket lives
+//! at most its period plus a minute. Past `max_keys` live buckets, calls that would
 //! need a new bucket are refused with [`Limited::Full`] — a clear 503, not
 //! unbounded growth — while callers that have a bucket go on as before.
 //! The cap may be overshot by at most the number of calls racing past the
@@ -313,6 +314,12 @@ impl Clock for TokioClock {
     fn now(&self) -> std::time::Instant {
         tokio::time::Instant::now().into_std()
     }
+}
+
+/// The role a call allowed under `quotas` is charged to: the most
+/// generous one (see [`RateLimiter::check`]); `None` when unlimited.
+pub(crate) fn charged(quotas: &[(RoleName, Rate)]) -> Option<&RoleName> {
+    most_generous(quotas).map(|(role, _)| role)
 }
 
 /// The quota of the most generous role: highest rate, then largest

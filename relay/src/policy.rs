@@ -35,24 +35,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bound;
 mod display;
 mod error;
 mod glob;
 mod index;
 mod parse;
 mod rate;
-
-use std::fmt;
-use std::sync::Arc;
+mod role;
+mod subject;
 
 use sallyport_protocol::ServerName;
 
-use crate::auth::Principal;
 use index::Index;
 
+pub use bound::Bound;
 pub use error::{Entry, EntryKind, PolicyError, Problem};
 pub use glob::{Glob, Pattern, PatternError};
 pub use rate::{Rate, RateError};
+use role::Role;
+pub use role::RoleName;
+pub use subject::Subject;
 
 /// A parsed, validated policy with its lookup tables. The default policy
 /// has no roles and denies everything.
@@ -60,24 +63,6 @@ pub use rate::{Rate, RateError};
 pub struct Policy {
     roles: Vec<Role>,
     index: Index,
-}
-
-/// The name of a `[[role]]`. Cloning is a reference-count increment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoleName(Arc<str>);
-
-/// The caller a decision is about. Build it from an authenticated
-/// [`Principal`] with `Subject::from`, or use [`Subject::ANONYMOUS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subject<'a> {
-    /// The user or service subject; `None`: unauthenticated. Anonymous
-    /// callers match only `anonymous = true` bindings, whatever groups or
-    /// agent they claim.
-    pub user: Option<&'a str>,
-    /// The user's groups.
-    pub groups: &'a [String],
-    /// The agent acting for the user, when known.
-    pub agent: Option<&'a str>,
 }
 
 /// What is asked for on a server.
@@ -145,14 +130,6 @@ pub struct Caller<'p, 'a> {
     who: Subject<'a>,
     /// Role indices, each once, in binding order.
     roles: Vec<usize>,
-}
-
-#[derive(Debug, Clone)]
-struct Role {
-    name: RoleName,
-    allow: Box<[Pattern]>,
-    deny: Box<[Pattern]>,
-    rate: Option<Rate>,
 }
 
 /// A decision before it is dressed as a [`Rule`]: indices, no allocation.
@@ -248,11 +225,23 @@ impl Policy {
         server: &ServerName,
         target: Target<'_>,
     ) -> Vec<(RoleName, Rate)> {
-        if !self.allows(who, server, target) {
+        self.quotas_in(|| self.index.roles_of(who), server, target)
+    }
+
+    fn quotas_in<I: Iterator<Item = usize>>(
+        &self,
+        roles: impl Fn() -> I,
+        server: &ServerName,
+        target: Target<'_>,
+    ) -> Vec<(RoleName, Rate)> {
+        if !matches!(
+            self.evaluate(roles(), server.as_str(), target),
+            Outcome::Allow(..)
+        ) {
             return Vec::new();
         }
         let mut quotas: Vec<(RoleName, Rate)> = Vec::new();
-        for role in self.index.roles_of(who).map(|r| &self.roles[r]) {
+        for role in roles().map(|r| &self.roles[r]) {
             if !role.allow.iter().any(|p| p.allows(server.as_str(), target)) {
                 continue;
             }
@@ -357,69 +346,6 @@ impl<'a> Caller<'_, 'a> {
             .policy
             .evaluate(self.roles.iter().copied(), server.as_str(), target);
         matches!(outcome, Outcome::Allow(..))
-    }
-}
-
-impl RoleName {
-    fn new(name: &str) -> Result<Self, Problem> {
-        let reason = if name.is_empty() {
-            "is empty"
-        } else if name.trim() != name {
-            "has leading or trailing whitespace"
-        } else if name.chars().any(char::is_control) {
-            "holds a control character"
-        } else {
-            return Ok(RoleName(name.into()));
-        };
-        Err(Problem::BadRoleName {
-            name: name.to_owned(),
-            reason,
-        })
-    }
-
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RoleName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for RoleName {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
-impl PartialEq<&str> for RoleName {
-    fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl Subject<'_> {
-    /// An unauthenticated caller.
-    pub const ANONYMOUS: Subject<'static> = Subject {
-        user: None,
-        groups: &[],
-        agent: None,
-    };
-}
-
-impl<'a> From<&'a Principal> for Subject<'a> {
-    fn from(p: &'a Principal) -> Self {
-        if p.is_anonymous() {
-            return Subject::ANONYMOUS;
-        }
-        Subject {
-            user: Some(&p.subject),
-            groups: &p.groups,
-            agent: p.agent.as_deref(),
-        }
     }
 }
 

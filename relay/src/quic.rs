@@ -58,8 +58,10 @@ pub(crate) fn endpoint_on(
 /// key file, so a restarted relay can reset its predecessor's connections:
 /// connectors notice at once instead of after their idle timeout.
 fn endpoint_config(q: &QuicConfig) -> Result<quinn::EndpointConfig, RelayError> {
-    let secret = std::fs::read(&q.key)
-        .map_err(|e| RelayError::QuicTls(format!("cannot read {}: {e}", q.key.display())))?;
+    let secret = std::fs::read(&q.key).map_err(|source| RelayError::ReadKey {
+        path: q.key.clone(),
+        source,
+    })?;
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(b"sallyport-stateless-reset-v1\0");
     ctx.update(&secret);
@@ -87,11 +89,11 @@ pub(crate) fn server_config(q: &QuicConfig) -> Result<quinn::ServerConfig, Relay
         sallyport_protocol::ALPN,
     )?;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-        .map_err(|e| RelayError::QuicTls(e.to_string()))?;
+        .map_err(|e| RelayError::tls("QUIC cipher suites", e))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     let idle = quinn::IdleTimeout::try_from(q.idle_timeout)
-        .map_err(|e| RelayError::QuicTls(format!("idle timeout: {e}")))?;
+        .map_err(|e| RelayError::tls("idle timeout", e))?;
     transport.max_idle_timeout(Some(idle));
     transport.keep_alive_interval(Some(q.idle_timeout / 4));
     // Connectors open only the control stream; data streams are the relay's.

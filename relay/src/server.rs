@@ -23,7 +23,7 @@ use crate::link::{self, Shared};
 use crate::metrics::{HandshakeOutcome, Metrics};
 use crate::quic;
 use crate::registry::Registry;
-use crate::session::SessionKeys;
+use crate::session::{SessionKeys, Sessions};
 
 mod https;
 mod reload;
@@ -121,16 +121,13 @@ impl Relay {
     ) -> Result<Self, RelayError> {
         let metrics = Arc::new(Metrics::new());
         let registry = Arc::new(Registry::new(Arc::clone(&metrics)));
-        let audit = config
-            .audit
-            .open_with(
-                &config.base_dir,
-                crate::audit::AuditOptions {
-                    counters: metrics.audit_counters(),
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| RelayError::Audit(e.to_string()))?;
+        let audit = config.audit.open_with(
+            &config.base_dir,
+            crate::audit::AuditOptions {
+                counters: metrics.audit_counters(),
+                ..Default::default()
+            },
+        )?;
         let public = match &config.http {
             Some(h) => {
                 let mut client_trust = None;
@@ -150,8 +147,7 @@ impl Relay {
                 let sessions = match &config.session_keys {
                     Some(paths) => SessionKeys::load(paths),
                     None => SessionKeys::ephemeral(),
-                }
-                .map_err(|e| RelayError::Sessions(e.to_string()))?;
+                }?;
                 // The trust domain of the relay's own certificate gives the
                 // default issuer of `sallyport pki token` tokens.
                 let trust_domain = quic::trust_domain_of(&config.quic.cert);
@@ -159,7 +155,7 @@ impl Relay {
                     Authenticator::load(&config.api_keys, &config.auth, trust_domain.as_deref())
                         .await
                         .map_err(|e| crate::ConfigError::invalid(e.to_string()))?
-                        .with_public_url(h.public_url.clone());
+                        .with_public_url(h.public_url.as_str());
                 let local_hosts = listener
                     .as_ref()
                     .and_then(|l| l.local_addr().ok())
@@ -173,8 +169,7 @@ impl Relay {
                     shares: crate::shares::StreamShares::new(
                         config.limits.max_streams_per_principal,
                     ),
-                    sessions,
-                    session_ttl: config.session_ttl,
+                    sessions: Sessions::new(sessions, config.session_ttl),
                     servers: config
                         .connectors
                         .iter()

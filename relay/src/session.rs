@@ -1,25 +1,95 @@
-//! Session ids the relay hands to clients: AEAD-sealed (ChaCha20-Poly1305,
+//! Sessions the relay hands to clients, in one place: minting a session
+//! id for a new session, sealing it, resuming it from the id a client
+//! presents, and its expiry. Session ids are AEAD-sealed (ChaCha20-Poly1305,
 //! ring) tokens holding the server, the connector instance, the upstream
-//! session id and a hash of the principal. Any relay holding the key can
-//! route them; nothing is stored.
+//! session id and a hash of the principal; any relay holding the key can
+//! route them, nothing is stored.
 //!
-//! Token layout (then base64url, no padding — visible ASCII as MCP
-//! requires): `version (1) | key id (4) | nonce (12) | ciphertext+tag`.
+//! [`Sessions`] is the API the request path uses; [`SessionKeys`] seals and
+//! opens the tokens (`keys.rs` holds their layout).
 
-use std::path::Path;
+mod keys;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+use std::time::Duration;
+
 use ring::digest;
-use ring::rand::{SecureRandom, SystemRandom};
 use sallyport_protocol::ServerName;
 use serde::{Deserialize, Serialize};
 
-const VERSION: u8 = 1;
-const AAD: &[u8] = b"sallyport-session-v1";
-/// Longest token accepted (bounds the work an attacker can cause).
-const MAX_TOKEN_LEN: usize = 2048;
+use crate::auth::Principal;
+
+pub use keys::{KeyError, SessionKeys};
+
+/// Minting, resuming and expiry of sessions, with the keys and the
+/// lifetime in force.
+#[derive(Debug)]
+pub struct Sessions {
+    keys: SessionKeys,
+    ttl: Duration,
+}
+
+/// What the relay knows of a new session when it mints its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The MCP server of the session.
+    pub server: ServerName,
+    /// The connector instance that answered `initialize`.
+    pub instance: u64,
+    /// The upstream server's own session id, if it issued one.
+    pub upstream: Option<String>,
+}
+
+impl Sessions {
+    /// Sessions sealed with `keys` that last `ttl` from their minting.
+    pub fn new(keys: SessionKeys, ttl: Duration) -> Self {
+        Self { keys, ttl }
+    }
+
+    /// Mints the id of `principal`'s new session at `now` (Unix seconds):
+    /// bound to the principal, expiring `ttl` later.
+    pub fn mint(
+        &self,
+        session: NewSession,
+        principal: &Principal,
+        now: u64,
+    ) -> Result<String, SessionError> {
+        let claims = SessionClaims {
+            server: session.server,
+            instance: session.instance,
+            upstream: session.upstream,
+            principal: binding(principal),
+            expires: now.saturating_add(self.ttl.as_secs()),
+        };
+        self.keys.seal(&claims)
+    }
+
+    /// Opens the id `principal` presents for `server` at `now` (Unix
+    /// seconds): refused when it is malformed, forged, sealed with an
+    /// unknown key, expired, or minted for another principal or server.
+    pub fn resume(
+        &self,
+        token: &str,
+        server: &ServerName,
+        principal: &Principal,
+        now: u64,
+    ) -> Result<SessionClaims, SessionError> {
+        let claims = self.keys.open(token, now)?;
+        if &claims.server != server || claims.principal != binding(principal) {
+            return Err(SessionError::Mismatch);
+        }
+        Ok(claims)
+    }
+}
+
+/// The clock sessions expire by: seconds since the Unix epoch (0 for a
+/// clock set before it). The only clock read of this module: [`Sessions`]
+/// takes `now` as a parameter, so tests choose the time.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// What a session id holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,8 +106,9 @@ pub struct SessionClaims {
     pub expires: u64,
 }
 
-/// Why a session id was not accepted. Every variant answers 404, as an
-/// unknown session does: a caller learns nothing from the difference.
+/// Why a session id was not minted or not accepted. Every refusal of an
+/// id answers 404, as an unknown session does: a caller learns nothing
+/// from the difference.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -53,153 +124,13 @@ pub enum SessionError {
     /// Past its expiry.
     #[error("session expired")]
     Expired,
-}
-
-/// A session key could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[error("session key {path}: {reason}")]
-pub struct KeyError {
-    path: String,
-    reason: String,
-}
-
-struct Key {
-    id: [u8; 4],
-    key: LessSafeKey,
-}
-
-/// The keys that seal and open session ids: the first seals, all open.
-pub struct SessionKeys {
-    keys: Vec<Key>,
-    rng: SystemRandom,
-}
-
-impl std::fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("keys", &self.keys.len())
-            .finish()
-    }
-}
-
-impl SessionKeys {
-    /// One fresh random key (a single relay; sessions end with the process).
-    pub fn ephemeral() -> Result<Self, KeyError> {
-        let rng = SystemRandom::new();
-        let mut raw = [0u8; 32];
-        rng.fill(&mut raw).map_err(|_| KeyError {
-            path: "(ephemeral)".into(),
-            reason: "system random generator failed".into(),
-        })?;
-        Ok(Self {
-            keys: vec![make_key(&raw)],
-            rng,
-        })
-    }
-
-    /// Loads key files: each holds 64 hex digits (32 bytes), e.g. from
-    /// `openssl rand -hex 32`. The first seals new ids; all open.
-    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, KeyError> {
-        let mut keys = Vec::new();
-        for p in paths {
-            let p = p.as_ref();
-            let err = |reason: String| KeyError {
-                path: p.display().to_string(),
-                reason,
-            };
-            let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
-            let raw = crate::auth::decode_hex32(text.trim())
-                .ok_or_else(|| err("expected 64 hex digits (32 random bytes)".into()))?;
-            keys.push(make_key(&raw));
-        }
-        if keys.is_empty() {
-            return Err(KeyError {
-                path: "[sessions] keys".into(),
-                reason: "list at least one key file".into(),
-            });
-        }
-        Ok(Self {
-            keys,
-            rng: SystemRandom::new(),
-        })
-    }
-
-    /// Seals `claims` into a session id.
-    pub fn seal(&self, claims: &SessionClaims) -> Result<String, SessionError> {
-        let key = &self.keys[0];
-        let mut nonce = [0u8; 12];
-        self.rng
-            .fill(&mut nonce)
-            .map_err(|_| SessionError::Malformed)?;
-        let mut data = bincode::serde::encode_to_vec(claims, bincode::config::standard())
-            .map_err(|_| SessionError::Malformed)?;
-        key.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                &mut data,
-            )
-            .map_err(|_| SessionError::Malformed)?;
-        let mut token = Vec::with_capacity(1 + 4 + 12 + data.len());
-        token.push(VERSION);
-        token.extend_from_slice(&key.id);
-        token.extend_from_slice(&nonce);
-        token.extend_from_slice(&data);
-        Ok(URL_SAFE_NO_PAD.encode(token))
-    }
-
-    /// Opens a session id and checks its expiry against `now` (Unix
-    /// seconds).
-    pub fn open(&self, token: &str, now: u64) -> Result<SessionClaims, SessionError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(SessionError::Malformed);
-        }
-        let raw = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| SessionError::Malformed)?;
-        if raw.len() < 1 + 4 + 12 + CHACHA20_POLY1305.tag_len() || raw[0] != VERSION {
-            return Err(SessionError::Malformed);
-        }
-        let id = &raw[1..5];
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == id)
-            .ok_or(SessionError::UnknownKey)?;
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&raw[5..17]);
-        let mut data = raw[17..].to_vec();
-        let plain = key
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                &mut data,
-            )
-            .map_err(|_| SessionError::Forged)?;
-        let (claims, used): (SessionClaims, usize) =
-            bincode::serde::decode_from_slice(plain, bincode::config::standard())
-                .map_err(|_| SessionError::Forged)?;
-        if used != plain.len() {
-            return Err(SessionError::Forged);
-        }
-        if claims.expires <= now {
-            return Err(SessionError::Expired);
-        }
-        Ok(claims)
-    }
-}
-
-fn make_key(raw: &[u8; 32]) -> Key {
-    let fingerprint = digest::digest(&digest::SHA256, raw);
-    let mut id = [0u8; 4];
-    id.copy_from_slice(&fingerprint.as_ref()[..4]);
-    // A 32-byte slice is exactly CHACHA20_POLY1305's key length.
-    let unbound = UnboundKey::new(&CHACHA20_POLY1305, raw).expect("32-byte ChaCha20 key");
-    Key {
-        id,
-        key: LessSafeKey::new(unbound),
-    }
+    /// The id could not be sealed (the random generator or the encoding
+    /// failed): a relay failure, not the caller's.
+    #[error("cannot seal the session id")]
+    Seal,
+    /// Minted for another principal or another server.
+    #[error("session id presented by another principal or for another server")]
+    Mismatch,
 }
 
 /// A 16-byte hash binding a session to a principal.
@@ -213,6 +144,11 @@ pub fn principal_hash(subject: &str, agent: Option<&str>) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&d.as_ref()[..16]);
     out
+}
+
+/// The hash a session of `principal` is bound to.
+fn binding(principal: &Principal) -> [u8; 16] {
+    principal_hash(&principal.subject, principal.agent.as_deref())
 }
 
 #[cfg(test)]

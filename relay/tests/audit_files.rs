@@ -73,9 +73,12 @@ fn a_missing_directory_is_a_clear_error() {
     assert!(err.to_string().contains("cannot open audit log"), "{err}");
 
     let err = AuditLog::file(dir.path().join("a.jsonl"), 0, 1).expect_err("max_bytes 0");
-    assert!(matches!(err, AuditError::Invalid(_)), "{err:?}");
+    assert!(matches!(err, AuditError::MaxBytesZero), "{err:?}");
     let err = AuditLog::file(dir.path().join("a.jsonl"), 1, 1_000_000).expect_err("keep");
-    assert!(matches!(err, AuditError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(err, AuditError::KeepTooLarge { max: 1000 }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -61,12 +61,10 @@ pub(crate) fn spawn(
             keep,
         } => {
             if max_bytes == 0 {
-                return Err(AuditError::Invalid("max_bytes must be at least 1".into()));
+                return Err(AuditError::MaxBytesZero);
             }
             if keep > MAX_KEEP {
-                return Err(AuditError::Invalid(format!(
-                    "keep must be at most {MAX_KEEP}"
-                )));
+                return Err(AuditError::KeepTooLarge { max: MAX_KEEP });
             }
             let (file, size) = open_file(&path)?;
             Out::File(FileOut {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::PublicUrl;
 use crate::error::ConfigError;
 
 /// Default `header_timeout_ms`: a request head must arrive within it.
@@ -53,7 +54,7 @@ pub struct HttpConfig {
     /// The URL clients use to reach this relay (scheme, host, optional
     /// port; no path). Its origin is allowed in `Origin`, its host in
     /// `Host`, and it prefixes every URL the relay advertises.
-    pub public_url: String,
+    pub public_url: PublicUrl,
     /// TLS certificate chain and key; `None` only with
     /// `insecure_plain_http = true`.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -135,20 +136,7 @@ pub(super) fn admin_config(raw: Option<RawAdmin>) -> Result<AdminConfig, ConfigE
 
 /// `[http]`: validated, paths resolved against `base`.
 pub(super) fn http_config(h: RawHttp, base: &Path) -> Result<HttpConfig, ConfigError> {
-    let url = h.public_url.trim_end_matches('/').to_owned();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| {
-            ConfigError::invalid(format!(
-                "[http] public_url {url:?} must start with https:// (or http://)"
-            ))
-        })?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
-        return Err(ConfigError::invalid(format!(
-            "[http] public_url {url:?} must be scheme://host[:port] without a path"
-        )));
-    }
+    let url = PublicUrl::parse(&h.public_url).map_err(|e| ConfigError::invalid(e.to_string()))?;
     if h.client_certs && h.tls_cert.is_none() {
         return Err(ConfigError::invalid(
             "[http] client_certs needs tls_cert and tls_key: certificates are asked for in the TLS handshake",

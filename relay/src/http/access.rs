@@ -2,40 +2,38 @@
 //! request names, the decision, the quota, and how a denial looks to the
 //! caller (a denied tool, resource or prompt looks unknown).
 
-use axum::http::{HeaderValue, StatusCode, header};
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sallyport_protocol::ServerName;
 
 use sallyport_mcp::target::{self, Target as Asked};
 use sallyport_mcp::{Envelope, Kind};
 
-use crate::audit::AuditEvent;
-use crate::auth::Principal;
+use crate::config::PublicUrl;
 use crate::filter::ListKind;
 use crate::http::error::{HttpError, jsonrpc_error};
+use crate::http::sse::ListFilter;
+use crate::http::wire::{self, ErrorKind};
 use crate::limits::{Limited, RateLimiter};
-use crate::policy::{Policy, Subject, Target};
+use crate::policy::{Bound, RoleName, Target};
 
 /// What a request may do.
 #[derive(Debug)]
 pub(crate) enum Access {
-    /// Forward it; filter the answer when it is a list.
-    Forward {
-        /// The list to filter in the response, if any.
-        list: Option<ListKind>,
-        /// The name the request targets (for audit), if any.
-        target: Option<String>,
-        /// The rule that allowed it.
-        rule: Option<String>,
-    },
-    /// Refuse it: it cannot be decided (400, audited as a denial).
+    /// Forward it, as the permit says.
+    Forward(Permit),
+    /// Refuse it with an error: it cannot be decided, or a quota is spent
+    /// (audited as the error's kind says).
     Refuse {
         /// The error, with the reason as its rule.
         error: HttpError,
         /// The name the request seemed to target, if any.
         target: Option<String>,
     },
-    /// Answer it here.
+    /// Answer it here as if the target did not exist (audited as a
+    /// denial).
     Deny {
         /// The answer.
         response: Response,
@@ -43,9 +41,23 @@ pub(crate) enum Access {
         target: Option<String>,
         /// The rule that decided, or why.
         rule: String,
-        /// Denial or rate limit.
-        event: AuditEvent,
     },
+}
+
+/// The one decision that lets a message through: what it targets, the
+/// rule that allowed it, the quota it was charged to, and the list its
+/// answer is filtered as.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Permit {
+    /// The list to filter in the response, if any.
+    pub list: Option<ListKind>,
+    /// The name the request targets (for audit), if any.
+    pub target: Option<String>,
+    /// The rule that allowed it; `None` for a message that names no
+    /// target (only the server decision applies).
+    pub rule: Option<String>,
+    /// The role whose quota the call was charged to, if any.
+    pub quota: Option<RoleName>,
 }
 
 /// The policy target of what a message asks the server to use.
@@ -57,16 +69,14 @@ fn policy_target(asked: Asked<'_>) -> Target<'_> {
     }
 }
 
-/// Decides a POSTed message. `server_allowed` must already hold (checked
-/// per request by [`check_server`]).
+/// Decides a POSTed message for the caller `gate` binds. The server
+/// decision must already hold (checked per request by [`check_server`]).
 pub(crate) fn check_message(
-    policy: &Policy,
+    gate: &Bound,
     limiter: &RateLimiter,
-    principal: &Principal,
     server: &ServerName,
     env: &Envelope<'_>,
 ) -> Access {
-    let who = Subject::from(principal);
     let list = env
         .method
         .as_deref()
@@ -75,16 +85,15 @@ pub(crate) fn check_message(
     let target = match target::target_of(env) {
         Ok(Some(asked)) => policy_target(asked),
         Ok(None) => {
-            return Access::Forward {
+            return Access::Forward(Permit {
                 list,
-                target: None,
-                rule: None,
-            };
+                ..Permit::default()
+            });
         }
         Err(why) => {
             // Fail closed: what cannot be decided is never forwarded.
             tracing::info!(reason = %why, "refused: the request cannot be decided");
-            let error = HttpError::new(StatusCode::BAD_REQUEST, why.code(), why.to_string())
+            let error = HttpError::new(ErrorKind::Undecidable(why.code()), why.to_string())
                 .with_id(env.id)
                 .with_rule(format!("undecidable: {why}"));
             return Access::Refuse {
@@ -94,66 +103,73 @@ pub(crate) fn check_message(
         }
     };
     let name = target_name(target).to_owned();
-    let decision = policy.decide(&who, server, target);
+    let decision = gate.decide(server, target);
     if !decision.allowed {
         tracing::info!(event = "request.denied", decision = %decision, "denied");
         return Access::Deny {
             response: looks_unknown(env, target),
             target: Some(name),
             rule: decision.to_string(),
-            event: AuditEvent::Denial,
         };
     }
-    let quotas = policy.quotas(&who, server, target);
-    if let Err(limited) = limiter.check(&principal.subject, &quotas, server, target) {
-        let (status, retry) = match &limited {
-            Limited::Exceeded { retry_after, .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, retry_after.secs())
-            }
-            Limited::Full { retry_after, .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, retry_after.secs())
-            }
-            #[allow(unreachable_patterns, reason = "Limited is non_exhaustive")]
-            _ => (StatusCode::TOO_MANY_REQUESTS, 1),
+    let quotas = gate.quotas(server, target);
+    if let Err(limited) = limiter.check(&gate.principal().subject, &quotas, server, target) {
+        let kind = match &limited {
+            Limited::Full { .. } => ErrorKind::LimiterFull,
+            _ => ErrorKind::QuotaExceeded,
         };
-        let mut err = HttpError::new(status, -32000, limited.to_string()).with_id(env.id);
-        err.retry_after = Some(retry);
-        return Access::Deny {
-            response: err.into_response(),
+        let mut error = HttpError::new(kind, limited.to_string())
+            .with_id(env.id)
+            .with_rule(limited.to_string());
+        error.retry_after = Some(limited.retry_after().secs());
+        return Access::Refuse {
+            error,
             target: Some(name),
-            rule: limited.to_string(),
-            event: AuditEvent::RateLimited,
         };
     }
-    Access::Forward {
+    Access::Forward(Permit {
         list,
         target: Some(name),
         rule: Some(decision.to_string()),
-    }
+        quota: crate::limits::charged(&quotas).cloned(),
+    })
 }
 
 /// May the caller use `server` at all? A session whose access was revoked
 /// is cut here at its next request.
 pub(crate) fn check_server(
-    policy: &Policy,
-    principal: &Principal,
+    gate: &Bound,
     server: &ServerName,
-    public_url: &str,
+    public_url: &PublicUrl,
 ) -> Result<(), HttpError> {
-    let decision = policy.decide(&Subject::from(principal), server, Target::Server);
+    let decision = gate.decide(server, Target::Server);
     if decision.allowed {
         return Ok(());
     }
     tracing::info!(event = "request.denied", decision = %decision, "denied");
     let mut err = HttpError::new(
-        StatusCode::FORBIDDEN,
-        -32001,
-        format!("{} may not use {server}", principal.subject),
+        ErrorKind::Forbidden,
+        format!("{} may not use {server}", gate.principal().subject),
     );
     err.challenge = Some(format!(
-        "Bearer error=\"insufficient_scope\", resource_metadata=\"{public_url}/.well-known/oauth-protected-resource/mcp/{server}\""
+        "Bearer error=\"insufficient_scope\", resource_metadata=\"{}\"",
+        public_url.metadata_url(Some(server))
     ));
     Err(err.with_rule(decision.to_string()))
+}
+
+/// The filter that removes from list results what the caller may not use:
+/// the answer of a list request (`kind`), or any list result that shows up
+/// on the stream of another request (`kind: None`). It asks the same
+/// bound caller as the request's other decisions.
+pub(crate) fn list_filter(gate: &Bound, server: &ServerName, kind: Option<ListKind>) -> ListFilter {
+    let gate = gate.clone();
+    let server = server.clone();
+    ListFilter {
+        kind,
+        hold_pieces: kind.is_some(),
+        keep: Arc::new(move |kind: ListKind, name: &str| gate.allows(&server, kind.target(name))),
+    }
 }
 
 fn target_name(target: Target<'_>) -> &str {
@@ -166,10 +182,10 @@ fn target_name(target: Target<'_>) -> &str {
 /// The answer an MCP server gives for something that does not exist.
 fn looks_unknown(env: &Envelope<'_>, target: Target<'_>) -> Response {
     let (code, message) = match target {
-        Target::Tool(n) => (-32602, format!("Unknown tool: {n}")),
-        Target::Prompt(n) => (-32602, format!("Unknown prompt: {n}")),
-        Target::Resource(u) => (-32002, format!("Resource not found: {u}")),
-        _ => (-32601, "Method not found".to_owned()),
+        Target::Tool(n) => (wire::INVALID_PARAMS, format!("Unknown tool: {n}")),
+        Target::Prompt(n) => (wire::INVALID_PARAMS, format!("Unknown prompt: {n}")),
+        Target::Resource(u) => (wire::RESOURCE_NOT_FOUND, format!("Resource not found: {u}")),
+        _ => (wire::METHOD_NOT_FOUND, "Method not found".to_owned()),
     };
     let mut r = jsonrpc_error(env.id, code, &message).into_response();
     r.headers_mut().insert(
@@ -178,3 +194,6 @@ fn looks_unknown(env: &Envelope<'_>, target: Target<'_>) -> Response {
     );
     r
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::guard;
 use crate::http::state::AppState;
-use crate::policy::{Subject, Target};
+use crate::policy::{Bound, Target};
 
 /// Lists the servers the caller may use.
 pub(crate) async fn servers(
@@ -26,25 +26,25 @@ pub(crate) async fn servers(
     // Without credentials the caller is anonymous: it sees what anonymous
     // bindings grant (often nothing).
     let cert = client_cert.as_ref().map(|c| &c.0);
+    let policy = app.policy.load_full();
     let principal = if headers.contains_key(axum::http::header::AUTHORIZATION) || cert.is_some() {
-        match app.authenticate(&headers, cert, None).await {
+        match app.authenticate(&headers, cert, None, &policy).await {
             Ok(p) => p,
             Err(e) => return e.into_response(),
         }
     } else {
         crate::auth::Principal::anonymous()
     };
-    let policy = app.policy.load();
-    let who = Subject::from(&principal);
+    let gate = Bound::new(Arc::clone(&policy), &principal);
     let list: Vec<serde_json::Value> = app
         .servers
         .iter()
-        .filter(|s| policy.allows(&who, s, Target::Server))
+        .filter(|s| gate.allows(s, Target::Server))
         .map(|s| {
-            let (allow, deny) = policy.patterns_for(&who, s);
+            let (allow, deny) = policy.patterns_for(&gate.subject(), s);
             serde_json::json!({
                 "name": s.as_str(),
-                "url": format!("{}/mcp/{s}", app.http.public_url),
+                "url": app.http.public_url.resource(s),
                 "live": app.registry.serves(s),
                 "allow": allow,
                 "deny": deny,

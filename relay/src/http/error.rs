@@ -13,17 +13,14 @@ use sallyport_protocol::data::StreamErrorKind;
 use serde_json::value::RawValue;
 
 use crate::forward::ForwardError;
-
-/// JSON-RPC error code the relay uses for "upstream unavailable".
-pub const UNAVAILABLE: i64 = -32002;
+use crate::http::wire::ErrorKind;
 
 /// An error response.
 #[derive(Debug)]
 pub struct HttpError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// JSON-RPC error code.
-    pub code: i64,
+    /// What went wrong: the row of the wire table the status, code and
+    /// audit event come from.
+    kind: ErrorKind,
     /// Human-readable message.
     pub message: String,
     /// The request id, when known, so the client can match the error.
@@ -49,17 +46,32 @@ struct Trace {
 }
 
 impl HttpError {
-    /// A new error without id or challenge.
-    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+    /// A new error of `kind` (status and code from the wire table),
+    /// without id or challenge.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
+            kind,
             message: message.into(),
             id: None,
             challenge: None,
             retry_after: None,
             trace: None,
         }
+    }
+
+    /// What went wrong, as the wire table knows it.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status, from the wire table.
+    pub fn status(&self) -> StatusCode {
+        self.kind.wire().status
+    }
+
+    /// The JSON-RPC error code, from the wire table.
+    pub fn code(&self) -> i64 {
+        self.kind.wire().code
     }
 
     /// Adds what went wrong inside (log and audit only).
@@ -100,11 +112,12 @@ impl HttpError {
 
     /// The JSON-RPC error body.
     pub fn body(&self) -> String {
-        let mut data = serde_json::json!({ "category": category(self.status) });
+        let mut data = serde_json::json!({ "category": category(self.status()) });
         if let Some(request) = self.trace.as_ref().and_then(|t| t.request) {
             data["requestId"] = request.to_string().into();
         }
-        let error = serde_json::json!({ "code": self.code, "message": self.message, "data": data });
+        let error =
+            serde_json::json!({ "code": self.code(), "message": self.message, "data": data });
         envelope(self.id.as_deref(), error)
     }
 }
@@ -173,18 +186,16 @@ pub fn forward_category(e: &ForwardError) -> &'static str {
 /// A bad request keeps the connector's message: it is about the client's
 /// own request, and the connector never puts addresses or paths in one.
 pub fn forward_error(e: ForwardError) -> HttpError {
-    let (status, code) = match &e {
-        ForwardError::Link(_) => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
-        ForwardError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, UNAVAILABLE),
-        ForwardError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+    let kind = match &e {
+        ForwardError::Link(_) => ErrorKind::LinkFailed,
+        ForwardError::Timeout(_) => ErrorKind::UpstreamTimeout,
+        ForwardError::Overloaded => ErrorKind::Overloaded,
         ForwardError::Upstream(se) => match se.kind {
-            StreamErrorKind::UnknownSession => (StatusCode::NOT_FOUND, -32001),
-            StreamErrorKind::UnknownServer | StreamErrorKind::Overloaded => {
-                (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
-            }
-            StreamErrorKind::Upstream => (StatusCode::BAD_GATEWAY, UNAVAILABLE),
-            StreamErrorKind::BadRequest => (StatusCode::BAD_REQUEST, -32600),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, -32603),
+            StreamErrorKind::UnknownSession => ErrorKind::SessionNotFound,
+            StreamErrorKind::UnknownServer | StreamErrorKind::Overloaded => ErrorKind::Overloaded,
+            StreamErrorKind::Upstream => ErrorKind::UpstreamFailed,
+            StreamErrorKind::BadRequest => ErrorKind::UpstreamRefused,
+            _ => ErrorKind::Internal,
         },
     };
     let message = match &e {
@@ -193,8 +204,8 @@ pub fn forward_error(e: ForwardError) -> HttpError {
         }
         _ => forward_category(&e).to_owned(),
     };
-    let mut err = HttpError::new(status, code, message).with_detail(e.to_string());
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    let mut err = HttpError::new(kind, message).with_detail(crate::error::chain(&e));
+    if err.status() == StatusCode::SERVICE_UNAVAILABLE {
         err.retry_after = Some(1);
     }
     err
@@ -203,7 +214,7 @@ pub fn forward_error(e: ForwardError) -> HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut response = (
-            self.status,
+            self.status(),
             [(header::CONTENT_TYPE, "application/json")],
             self.body(),
         )

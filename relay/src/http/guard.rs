@@ -3,12 +3,13 @@
 //! and its arrival in time (408).
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 
 use crate::config::HttpConfig;
 use crate::http::error::HttpError;
 use crate::http::listener::BodyTimeout;
+use crate::http::wire::ErrorKind;
 
 /// The `Host` must be `public_url`'s host, one of `allowed_hosts`, or one
 /// of `local_hosts` (the listener's own address literals); an `Origin`,
@@ -21,15 +22,14 @@ pub fn check_host_and_origin(
     local_hosts: &[String],
     headers: &HeaderMap,
 ) -> Result<(), HttpError> {
-    let forbidden = |msg: String| HttpError::new(StatusCode::FORBIDDEN, -32600, msg);
+    let forbidden = |msg: String| HttpError::new(ErrorKind::HostRefused, msg);
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = hosts
         .next()
         .ok_or_else(|| forbidden("the request names no host".into()))?;
     if hosts.next().is_some() {
         return Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            -32600,
+            ErrorKind::BadHeader,
             "more than one Host header",
         ));
     }
@@ -44,8 +44,7 @@ pub fn check_host_and_origin(
             .map_err(|_| forbidden("Origin header is not valid text".into()))?
             .trim_end_matches('/')
             .to_ascii_lowercase();
-        let own = http.public_url.to_ascii_lowercase();
-        if origin != own && !http.allowed_origins.contains(&origin) {
+        if origin != http.public_url.origin() && !http.allowed_origins.contains(&origin) {
             return Err(forbidden(format!("Origin {origin:?} is not allowed")));
         }
     }
@@ -55,7 +54,7 @@ pub fn check_host_and_origin(
 /// `host` (lowercase `host[:port]`) must be `public_url`'s host, one of
 /// `allowed_hosts` or one of `local_hosts`: 403 otherwise.
 pub fn check_host(http: &HttpConfig, local_hosts: &[String], host: &str) -> Result<(), HttpError> {
-    let public_host = public_host(&http.public_url);
+    let public_host = http.public_url.host();
     if host == public_host
         || http.allowed_hosts.iter().any(|h| h == host)
         || local_hosts.iter().any(|h| h == host)
@@ -63,8 +62,7 @@ pub fn check_host(http: &HttpConfig, local_hosts: &[String], host: &str) -> Resu
         return Ok(());
     }
     Err(HttpError::new(
-        StatusCode::FORBIDDEN,
-        -32600,
+        ErrorKind::HostRefused,
         format!("Host {host:?} is not this relay ({public_host:?})"),
     ))
 }
@@ -85,15 +83,6 @@ pub fn local_hosts(addr: std::net::SocketAddr) -> Vec<String> {
     hosts
 }
 
-/// `host[:port]` of a `scheme://host[:port]` URL.
-pub fn public_host(public_url: &str) -> String {
-    public_url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(public_url)
-        .to_ascii_lowercase()
-}
-
 /// Reads the whole body, refusing more than `limit` bytes with 413 and a
 /// body that did not arrive within `[http] body_timeout_ms` with 408.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
@@ -108,19 +97,14 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
             cause = c.source();
         }
         if let Some(slow) = too_slow {
-            HttpError::new(StatusCode::REQUEST_TIMEOUT, -32600, slow.to_string())
+            HttpError::new(ErrorKind::BodyTimeout, slow.to_string())
         } else if too_large {
             HttpError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                -32600,
+                ErrorKind::BodyTooLarge,
                 format!("request body exceeds {limit} bytes"),
             )
         } else {
-            HttpError::new(
-                StatusCode::BAD_REQUEST,
-                -32700,
-                format!("cannot read body: {e}"),
-            )
+            HttpError::new(ErrorKind::BodyUnreadable, format!("cannot read body: {e}"))
         }
     })
 }
@@ -129,14 +113,14 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
 mod tests {
     use std::time::Duration;
 
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, StatusCode};
 
     use super::*;
 
     fn http() -> HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            public_url: "https://relay.acme.com".into(),
+            public_url: crate::config::PublicUrl::parse("https://relay.acme.com").expect("url"),
             tls: None,
             allowed_origins: vec!["https://app.acme.com".into()],
             allowed_hosts: vec!["127.0.0.1:8443".into()],
@@ -181,12 +165,12 @@ mod tests {
             headers(&[]),
         ] {
             let e = check_host_and_origin(&c, &[], &bad).expect_err("refused");
-            assert_eq!(e.status, StatusCode::FORBIDDEN, "{bad:?}");
+            assert_eq!(e.status(), StatusCode::FORBIDDEN, "{bad:?}");
         }
         let mut two = headers(&[("host", "relay.acme.com")]);
         two.append("host", HeaderValue::from_static("relay.acme.com"));
         let e = check_host_and_origin(&c, &[], &two).expect_err("two Host");
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
@@ -211,7 +195,7 @@ mod tests {
         let e = read_body(Body::from("0123456789X"), 10)
             .await
             .expect_err("too large");
-        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[tokio::test]
@@ -221,8 +205,8 @@ mod tests {
         >());
         let slow = crate::http::listener::TimedBody::new(never, Duration::from_millis(20));
         let e = read_body(Body::new(slow), 10).await.expect_err("too slow");
-        assert_eq!(e.status, StatusCode::REQUEST_TIMEOUT);
-        assert_eq!(e.code, -32600);
+        assert_eq!(e.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(e.code(), -32600);
         assert!(e.message.contains("20 ms"), "{}", e.message);
     }
 }

@@ -2,11 +2,12 @@
 //! header comes twice, checked against the body in the stateless era, and
 //! only then forwarded.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use sallyport_mcp::era::HEADER_MISMATCH;
 use sallyport_mcp::{Envelope, Era, headers as names, target};
 
 use crate::http::error::HttpError;
+use crate::http::wire::ErrorKind;
 
 /// Refuses a request that carries an `Mcp-*` header (the routing ones,
 /// `Mcp-Param-*` included) more than once: two parsers may pick different
@@ -17,8 +18,7 @@ pub(super) fn refuse_repeated(headers: &HeaderMap) -> Result<(), HttpError> {
         let mcp = names::ROUTING.contains(&n) || names::is_param(n);
         if mcp && headers.get_all(name).iter().nth(1).is_some() {
             return Err(HttpError::new(
-                StatusCode::BAD_REQUEST,
-                -32600,
+                ErrorKind::BadHeader,
                 format!("header {n} is sent more than once"),
             ));
         }
@@ -35,8 +35,7 @@ pub(super) fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ht
     };
     let raw = value.to_str().map_err(|_| {
         HttpError::new(
-            StatusCode::BAD_REQUEST,
-            -32600,
+            ErrorKind::BadHeader,
             format!("header {name} is not valid text"),
         )
     })?;
@@ -57,8 +56,7 @@ pub(super) fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ht
         .map(Some)
         .ok_or_else(|| {
             HttpError::new(
-                StatusCode::BAD_REQUEST,
-                -32600,
+                ErrorKind::BadHeader,
                 format!("header {name} has a malformed =?base64?…?= value"),
             )
         })
@@ -70,8 +68,7 @@ pub(super) fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ht
 pub(super) fn check_stateless(headers: &HeaderMap, env: &Envelope<'_>) -> Result<(), HttpError> {
     let mismatch = |what: &str, header: &str, body: Option<&str>| {
         HttpError::new(
-            StatusCode::BAD_REQUEST,
-            HEADER_MISMATCH,
+            ErrorKind::Malformed(HEADER_MISMATCH),
             format!("header {what} {header:?} does not match the body ({body:?})"),
         )
         .with_id(env.id)
@@ -178,7 +175,7 @@ fn mirrors_argument(
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, StatusCode};
 
     use super::*;
 
@@ -200,7 +197,7 @@ mod tests {
             "mcp-param-region",
         ] {
             let e = refuse_repeated(&map(&[(name, "a"), (name, "b")])).expect_err(name);
-            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         }
         assert!(
             refuse_repeated(&map(&[("accept", "a"), ("accept", "b"), ("mcp-name", "x")])).is_ok()
@@ -254,7 +251,7 @@ mod tests {
         assert_eq!(text(&h, "mcp-name").expect("text").as_deref(), Some("echo"));
         let bad = map(&[("mcp-name", "=?base64?ZWN*obw==?=")]);
         assert_eq!(
-            text(&bad, "mcp-name").expect_err("malformed").status,
+            text(&bad, "mcp-name").expect_err("malformed").status(),
             StatusCode::BAD_REQUEST
         );
     }

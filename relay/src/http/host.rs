@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::Authority;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::info;
@@ -18,11 +18,12 @@ use tracing::info;
 use crate::http::error::HttpError;
 use crate::http::guard;
 use crate::http::state::AppState;
+use crate::http::wire::ErrorKind;
 
 /// The lowercase `host[:port]` `uri` and `headers` name, or a 400 saying
 /// why the request has no single valid host.
 pub fn request_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<String, HttpError> {
-    let bad = |msg: String| HttpError::new(StatusCode::BAD_REQUEST, -32600, msg);
+    let bad = |msg: String| HttpError::new(ErrorKind::BadHeader, msg);
     let mut fields = headers.get_all(header::HOST).iter();
     let field = fields.next();
     if fields.next().is_some() {
@@ -85,15 +86,10 @@ pub fn request_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<
 /// otherwise, logged with the peer's address.
 pub fn settle_host(req: &mut Request) -> Result<String, HttpError> {
     let host = request_host(req.version(), req.uri(), req.headers()).inspect_err(|e| {
-        info!(remote = %remote(req), status = e.status.as_u16(), reason = %e.message, "request refused: Host");
+        info!(remote = %remote(req), status = e.status().as_u16(), reason = %e.message, "request refused: Host");
     })?;
-    let value = HeaderValue::from_str(&host).map_err(|_| {
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            -32600,
-            "the host is not valid text",
-        )
-    })?;
+    let value = HeaderValue::from_str(&host)
+        .map_err(|_| HttpError::new(ErrorKind::BadHeader, "the host is not valid text"))?;
     req.headers_mut().insert(header::HOST, value);
     Ok(host)
 }
@@ -126,6 +122,8 @@ pub async fn require_host(
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     fn host(version: Version, uri: &str, hosts: &[&'static str]) -> Result<String, StatusCode> {
@@ -134,7 +132,7 @@ mod tests {
             headers.append(header::HOST, HeaderValue::from_static(h));
         }
         let uri: Uri = uri.parse().expect("uri");
-        request_host(version, &uri, &headers).map_err(|e| e.status)
+        request_host(version, &uri, &headers).map_err(|e| e.status())
     }
 
     #[test]

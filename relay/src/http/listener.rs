@@ -86,7 +86,7 @@ pub(crate) fn tls_acceptor(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| RelayError::QuicTls(e.to_string()))?;
+        .map_err(|e| RelayError::tls("protocol versions", e))?;
     let builder = match clients {
         None => builder.with_no_client_auth(),
         Some(trust) => {
@@ -101,13 +101,13 @@ pub(crate) fn tls_acceptor(
             let verifier = verifier
                 .allow_unauthenticated()
                 .build()
-                .map_err(|e| RelayError::QuicTls(format!("client certificate verifier: {e}")))?;
+                .map_err(|e| RelayError::tls("client certificate verifier", e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let mut config = builder
         .with_single_cert(certs, key)
-        .map_err(|e| RelayError::QuicTls(format!("HTTPS certificate: {e}")))?;
+        .map_err(|e| RelayError::tls("HTTPS certificate", e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

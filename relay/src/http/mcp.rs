@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sallyport_protocol::ServerName;
@@ -22,11 +22,12 @@ use crate::http::access::{self, Access};
 use crate::http::error::{HttpError, REQUEST_ID_HEADER};
 use crate::http::guard;
 use crate::http::headers;
-use crate::http::relayed::{How, Relayed, list_filter, relay};
+use crate::http::relayed::{How, Relayed, relay};
 use crate::http::sse::ListFilter;
 use crate::http::state::AppState;
 use crate::http::trail::{Counted, Trail};
-use crate::policy::Policy;
+use crate::http::wire::ErrorKind;
+use crate::policy::Bound;
 
 /// Handles one request to `/mcp/<server>`.
 pub(crate) async fn handle(
@@ -56,16 +57,13 @@ pub(crate) async fn handle(
                 Response::from_parts(parts, Counted::wrap(body, status, trail, app.recorder.clone()))
             }
             Err(mut e) => {
-                info!(status = e.status.as_u16(), code = e.code, error = %e.message, detail = e.detail(), "request refused");
+                info!(status = e.status().as_u16(), code = e.code(), error = %e.message, detail = e.detail(), "request refused");
                 trail.error = e.for_request(request_id);
-                match e.status.as_u16() {
-                    401 | 403 => trail.deny(AuditEvent::Denial, e.rule()),
-                    429 => trail.deny(AuditEvent::RateLimited, e.rule()),
-                    // A request refused because it could not be decided.
-                    _ if e.rule().is_some() => trail.deny(AuditEvent::Denial, e.rule()),
-                    _ => trail.decision = AuditDecision::Error,
+                match e.kind().wire().event {
+                    Some(event) => trail.deny(event, e.rule()),
+                    None => trail.decision = AuditDecision::Error,
                 }
-                trail.finish(&app.recorder, e.status.as_u16(), Some(e.code), 0);
+                trail.finish(&app.recorder, e.status().as_u16(), Some(e.code()), 0);
                 let mut response = e.into_response();
                 response.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from(request_id));
                 response
@@ -103,37 +101,40 @@ async fn serve(
     // Authentication comes before the server is looked up: without
     // credentials, an unknown name and a real one both get 401.
     let known = ServerName::new(server).ok().filter(|s| app.knows(s));
+    // One policy snapshot for the whole request, even if a reload swaps
+    // it: the anonymous check, the server, the message and the list
+    // filter are all decided by it.
+    let policy = app.policy.load_full();
     let principal = app
-        .authenticate(headers, client_cert, known.as_ref())
+        .authenticate(headers, client_cert, known.as_ref(), &policy)
         .await?;
     tracing::Span::current().record("user", principal.subject.as_str());
     trail.principal = Some(principal.clone());
     trail.permit = Some(app.admit(&principal)?);
     let Some(server) = known else {
         return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            -32601,
+            ErrorKind::UnknownServer,
             format!("no MCP server named {server:?} at this relay"),
         ));
     };
     trail.session = headers::text(headers, SESSION_HEADER)?;
-    let policy = app.policy.load_full();
-    access::check_server(&policy, &principal, &server, &app.http.public_url)?;
+    let gate = Bound::new(policy, &principal);
+    access::check_server(&gate, &server, &app.http.public_url)?;
     trail.decision = AuditDecision::Allow;
     let version = headers::text(headers, VERSION_HEADER)?;
     let request = Request {
         request_id,
         server: &server,
         principal: &principal,
+        gate: &gate,
         headers,
         version,
     };
     match *method {
-        Method::POST => post(app, request, &policy, body, trail).await,
+        Method::POST => post(app, request, body, trail).await,
         Method::GET | Method::DELETE => get_or_delete(app, request, method, trail).await,
         _ => Err(HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            -32600,
+            ErrorKind::MethodNotAllowed,
             format!("{method} is not allowed: use POST, GET or DELETE"),
         )),
     }
@@ -144,6 +145,8 @@ struct Request<'a> {
     request_id: u64,
     server: &'a ServerName,
     principal: &'a Principal,
+    /// The caller bound to the request's policy snapshot.
+    gate: &'a Bound,
     headers: &'a HeaderMap,
     /// `MCP-Protocol-Version`, as sent.
     version: Option<String>,
@@ -152,7 +155,6 @@ struct Request<'a> {
 async fn post(
     app: &AppState,
     request: Request<'_>,
-    policy: &Arc<Policy>,
     body: Body,
     trail: &mut Trail,
 ) -> Result<Response, HttpError> {
@@ -160,12 +162,13 @@ async fn post(
         request_id,
         server,
         principal,
+        gate,
         headers,
         version,
     } = request;
     let body = guard::read_body(body, app.http.max_body).await?;
     let env = envelope::parse(&body)
-        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+        .map_err(|e| HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()))?;
     trail.bytes_in = body.len() as u64;
     if let Some(m) = &env.method {
         trail.method = m.clone();
@@ -174,12 +177,12 @@ async fn post(
     // routing headers are checked against the body before any decision, so
     // they can never steer one.
     let era = Era::decide(version.as_deref(), env.meta_version.as_deref()).map_err(|e| {
-        HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()).with_id(env.id)
+        HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()).with_id(env.id)
     })?;
     if era == Era::Stateless {
         headers::check_stateless(headers, &env)?;
     }
-    let list = match access::check_message(policy, &app.limiter, principal, server, &env) {
+    let list = match access::check_message(gate, &app.limiter, server, &env) {
         Access::Refuse { error, target } => {
             trail.target = target;
             return Err(error);
@@ -188,17 +191,18 @@ async fn post(
             response,
             target,
             rule,
-            event,
-            ..
         } => {
             trail.target = target;
-            trail.deny(event, Some(rule));
+            trail.deny(AuditEvent::Denial, Some(rule));
             return Ok(response);
         }
-        Access::Forward { list, target, rule } => {
-            trail.target = target;
-            trail.rule = rule;
-            Some(list_filter(policy, principal, server, list))
+        Access::Forward(permit) => {
+            if let Some(role) = &permit.quota {
+                tracing::debug!(quota = %role, "charged to the quota of role");
+            }
+            trail.target = permit.target;
+            trail.rule = permit.rule;
+            Some(access::list_filter(gate, server, permit.list))
         }
     };
     let version = version.or_else(|| env.meta_version.clone());
@@ -242,15 +246,15 @@ async fn get_or_delete(
         request_id,
         server,
         principal,
+        gate,
         headers,
         version,
     } = request;
     let era = Era::decide(version.as_deref(), None)
-        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+        .map_err(|e| HttpError::new(ErrorKind::Malformed(e.code()), e.to_string()))?;
     if era == Era::Stateless {
         return Err(HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            -32600,
+            ErrorKind::MethodNotAllowed,
             format!("{method} is not part of MCP {STATELESS_ERA}: use POST"),
         ));
     }
@@ -268,13 +272,12 @@ async fn get_or_delete(
     // A GET stream carries the server's own messages, and answers only as
     // replays (Last-Event-ID): any list result there is filtered, large
     // events included.
-    let policy = app.policy.load_full();
     let how = How {
         env: None,
         mint_for: None,
         list: Some(ListFilter {
             hold_pieces: true,
-            ..list_filter(&policy, principal, server, None)
+            ..access::list_filter(gate, server, None)
         }),
     };
     relay(app, route, req, Bytes::new(), how, trail).await

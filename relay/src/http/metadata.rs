@@ -13,8 +13,8 @@ use crate::http::state::AppState;
 
 /// `/.well-known/oauth-protected-resource`: the relay as a whole.
 pub(crate) async fn root(State(app): State<Arc<AppState>>) -> Response {
-    let resource = app.http.public_url.clone();
-    Json(document(&resource)).into_response()
+    let resource = app.http.public_url.as_str();
+    Json(document(resource)).into_response()
 }
 
 /// `/.well-known/oauth-protected-resource/mcp/<server>`.
@@ -24,7 +24,7 @@ pub(crate) async fn server(
 ) -> Response {
     match ServerName::new(server) {
         Ok(s) if app.knows(&s) => {
-            let resource = format!("{}/mcp/{s}", app.http.public_url);
+            let resource = app.http.public_url.resource(&s);
             Json(document(&resource)).into_response()
         }
         _ => (StatusCode::NOT_FOUND, "no such server\n").into_response(),

@@ -2,8 +2,6 @@
 //! client's request, the forwarding, and the connector's answer turned
 //! into the client's response (session minting, list filtering, errors).
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -19,7 +17,7 @@ use crate::http::sse::{self, ListFilter};
 use crate::http::state::AppState;
 use crate::http::trail::Trail;
 use crate::registry::Route;
-use crate::session::{SessionClaims, principal_hash};
+use crate::session::NewSession;
 use sallyport_mcp::Envelope;
 use sallyport_mcp::headers::SESSION_ID as SESSION_HEADER;
 
@@ -96,13 +94,14 @@ pub(super) async fn relay(
     .map_err(|e| forward_error(e).with_id(id))?;
     let status = StatusCode::from_u16(response.head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let session = match mint_for {
-        Some(principal) if status.is_success() => Some(app.seal(SessionClaims {
-            server,
-            instance,
-            upstream: response.head.session.clone(),
-            principal: principal_hash(&principal.subject, principal.agent.as_deref()),
-            expires: app.session_expiry(),
-        })?),
+        Some(principal) if status.is_success() => Some(app.mint(
+            NewSession {
+                server,
+                instance,
+                upstream: response.head.session.clone(),
+            },
+            principal,
+        )?),
         _ => None,
     };
     let mut out = match response.head.kind {
@@ -147,26 +146,4 @@ pub(super) async fn relay(
         "relayed"
     );
     Ok(out)
-}
-
-/// The filter that removes from list results what the caller may not use:
-/// the answer of a list request (`kind`), or any list result that shows up
-/// on the stream of another request (`kind: None`).
-pub(super) fn list_filter(
-    policy: &Arc<crate::policy::Policy>,
-    principal: &Principal,
-    server: &ServerName,
-    kind: Option<crate::filter::ListKind>,
-) -> ListFilter {
-    use crate::policy::Subject;
-    let policy = Arc::clone(policy);
-    let principal = principal.clone();
-    let server = server.clone();
-    ListFilter {
-        kind,
-        hold_pieces: kind.is_some(),
-        keep: Arc::new(move |kind: crate::filter::ListKind, name: &str| {
-            policy.allows(&Subject::from(&principal), &server, kind.target(name))
-        }),
-    }
 }

@@ -14,9 +14,11 @@ use sallyport_protocol::data::SseEvent;
 use serde_json::value::RawValue;
 use tracing::warn;
 
+use crate::error::chain;
 use crate::filter::{self, Filtered, ListKind};
 use crate::forward::{ForwardError, Piece, Response};
-use crate::http::error::{UNAVAILABLE, forward_category, jsonrpc_error};
+use crate::http::error::{forward_category, jsonrpc_error};
+use crate::http::wire::UNAVAILABLE;
 use encode::{Encoded, encode, encode_end, encode_piece};
 
 /// Idle SSE streams get a comment this often, so proxies keep them open.
@@ -54,8 +56,8 @@ pub fn json_body(mut response: Response, guard: Option<ListFilter>) -> Body {
             Ok(Some(Piece::Event(_) | Piece::EventData(_))) => Some((Err(event_in_json()), None)),
             Ok(None) => None,
             Err(e) => {
-                warn!(error = %e, "relayed JSON response failed");
-                Some((Err(abort(&e.to_string())), None))
+                warn!(error = %chain(&e), "relayed JSON response failed");
+                Some((Err(abort(&chain(&e))), None))
             }
         }
     });
@@ -163,8 +165,8 @@ pub fn filtered_json_body(response: Response, filter: ListFilter) -> Body {
                 Ok(Some(Piece::Event(_) | Piece::EventData(_))) => return Err(event_in_json()),
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(error = %e, "relayed JSON response failed");
-                    return Err(abort(&e.to_string()));
+                    warn!(error = %chain(&e), "relayed JSON response failed");
+                    return Err(abort(&chain(&e)));
                 }
             }
         }
@@ -290,7 +292,7 @@ impl Events {
             }),
             None if inside => self.abort("the stream ended inside an event"),
             None => Step::End,
-            Some(Err(e)) if self.open => self.abort(&e.to_string()),
+            Some(Err(e)) if self.open => self.abort(&chain(&e)),
             Some(Err(e)) => Step::Last(failure_event(&e, self.request_id.as_deref()).into()),
         }
     }
@@ -350,7 +352,7 @@ impl Events {
 
 /// The client reads the failure's category; the log has its detail.
 fn failure_event(e: &ForwardError, id: Option<&RawValue>) -> Bytes {
-    warn!(error = %e, "relayed event stream failed");
+    warn!(error = %chain(e), "relayed event stream failed");
     failure_text(forward_category(e), id)
 }
 

@@ -5,14 +5,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use sallyport_protocol::ServerName;
 
 use crate::auth::{Authenticator, Principal};
 use crate::config::HttpConfig;
-use crate::http::error::{HttpError, UNAVAILABLE};
+use crate::http::error::HttpError;
+use crate::http::wire::ErrorKind;
+use crate::policy::{Bound, Policy, Target};
 use crate::registry::{Registry, Route};
-use crate::session::{SessionClaims, SessionKeys, principal_hash};
+use crate::session::{NewSession, SessionClaims, SessionError, Sessions, unix_now};
 use crate::shares::StreamPermit;
 
 /// `Retry-After` of a caller over its stream share: streams end at no
@@ -30,8 +32,8 @@ pub(crate) struct AppState {
     pub auth: arc_swap::ArcSwap<Authenticator>,
     /// Each principal's share of requests in flight and open streams.
     pub shares: crate::shares::StreamShares,
-    pub sessions: SessionKeys,
-    pub session_ttl: std::time::Duration,
+    /// Minting and resuming sessions.
+    pub sessions: Sessions,
     /// Every server some `[[connector]]` entry grants: the relay's catalogue.
     pub servers: BTreeSet<ServerName>,
     pub max_frame: usize,
@@ -67,6 +69,7 @@ impl AppState {
         headers: &HeaderMap,
         client_cert: Option<&crate::http::ClientCert>,
         known: Option<&ServerName>,
+        policy: &Arc<Policy>,
     ) -> Result<Principal, HttpError> {
         // One store for the whole request, even if a reload swaps it.
         let auth = self.auth.load_full();
@@ -83,44 +86,35 @@ impl AppState {
             {
                 tracing::info!("client certificate no longer trusted (revoked or expired)");
                 return Err(HttpError::new(
-                    StatusCode::UNAUTHORIZED,
-                    -32001,
+                    ErrorKind::Unauthenticated,
                     "unauthorized: the client certificate is no longer trusted",
                 ));
             }
             return auth.authenticate_client_cert(&cert.0).map_err(|e| {
-                HttpError::new(
-                    StatusCode::UNAUTHORIZED,
-                    -32001,
-                    format!("unauthorized: {e}"),
-                )
+                HttpError::new(ErrorKind::Unauthenticated, format!("unauthorized: {e}"))
             });
         }
         // The exact endpoint URL: a JWT's `aud` must name it or public_url.
         let public = &self.http.public_url;
-        let resource = known.map(|server| format!("{public}/mcp/{server}"));
+        let resource = known.map(|server| public.resource(server));
         if let (None, Some(server)) = (value, known) {
             // No credentials: only an opt-in `anonymous = true` binding
             // lets such a caller in.
-            let policy = self.policy.load();
-            let who = crate::policy::Subject::ANONYMOUS;
-            if policy.allows(&who, server, crate::policy::Target::Server) {
+            if Bound::anonymous(Arc::clone(policy)).allows(server, Target::Server) {
                 return Ok(Principal::anonymous());
             }
         }
-        let resource = resource.as_deref().unwrap_or(public);
+        let resource = resource.as_deref().unwrap_or(public.as_str());
         auth.authenticate(value, resource).await.map_err(|e| {
             let mut err = HttpError::new(
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
-                -32001,
+                if e.status() == 503 {
+                    ErrorKind::AuthUnavailable
+                } else {
+                    ErrorKind::Unauthenticated
+                },
                 format!("unauthorized: {e}"),
             );
-            let metadata = match known {
-                Some(server) => {
-                    format!("{public}/.well-known/oauth-protected-resource/mcp/{server}")
-                }
-                None => format!("{public}/.well-known/oauth-protected-resource"),
-            };
+            let metadata = public.metadata_url(known);
             err.challenge = Some(match e.challenge_error() {
                 None => format!("Bearer resource_metadata=\"{metadata}\""),
                 Some(code) => {
@@ -148,8 +142,7 @@ impl AppState {
                     "stream share exhausted"
                 );
                 let mut err = HttpError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    crate::limits::RATE_LIMITED,
+                    ErrorKind::ShareExhausted,
                     format!("too many requests and streams open: {e}; close one and retry"),
                 );
                 err.retry_after = Some(SHARE_RETRY_AFTER_SECS);
@@ -161,8 +154,7 @@ impl AppState {
     pub fn pick(&self, server: &ServerName) -> Result<Route, HttpError> {
         self.registry.pick(server).ok_or_else(|| {
             let mut e = HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                UNAVAILABLE,
+                ErrorKind::NoConnector,
                 format!("no connector serving {server} is connected"),
             );
             e.retry_after = Some(5);
@@ -180,31 +172,30 @@ impl AppState {
         principal: &Principal,
     ) -> Result<(Route, SessionClaims), HttpError> {
         let token = headers
-            .get("mcp-session-id")
+            .get(sallyport_mcp::headers::SESSION_ID)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 HttpError::new(
-                    StatusCode::BAD_REQUEST,
-                    -32600,
+                    ErrorKind::SessionMissing,
                     "missing Mcp-Session-Id: send initialize first",
                 )
             })?;
         let not_found = || {
             HttpError::new(
-                StatusCode::NOT_FOUND,
-                -32001,
+                ErrorKind::SessionNotFound,
                 "session not found: initialize a new session",
             )
         };
-        let claims = self.sessions.open(token, now()).map_err(|e| {
-            tracing::info!(reason = %e, "session id refused");
-            not_found()
-        })?;
-        let bound = principal_hash(&principal.subject, principal.agent.as_deref());
-        if &claims.server != server || claims.principal != bound {
-            tracing::warn!("session id presented by another principal or for another server");
-            return Err(not_found());
-        }
+        let claims = self
+            .sessions
+            .resume(token, server, principal, unix_now())
+            .map_err(|e| {
+                match e {
+                    SessionError::Mismatch => tracing::warn!("{e}"),
+                    e => tracing::info!(reason = %e, "session id refused"),
+                }
+                not_found()
+            })?;
         let route = self
             .registry
             .route_to(claims.instance, server)
@@ -215,26 +206,12 @@ impl AppState {
         Ok((route, claims))
     }
 
-    pub fn seal(&self, claims: SessionClaims) -> Result<String, HttpError> {
-        self.sessions.seal(&claims).map_err(|e| {
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                -32603,
-                format!("cannot mint session: {e}"),
-            )
-        })
+    /// Mints the id of `principal`'s new session, or answers 500.
+    pub fn mint(&self, session: NewSession, principal: &Principal) -> Result<String, HttpError> {
+        self.sessions
+            .mint(session, principal, unix_now())
+            .map_err(|e| HttpError::new(ErrorKind::Internal, format!("cannot mint session: {e}")))
     }
-
-    pub fn session_expiry(&self) -> u64 {
-        now() + self.session_ttl.as_secs()
-    }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Whether a client certificate (leaf, DER) passes.

@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(shares.held("alice", None), 0);
 
         // A refusal written at once.
-        trail_holding(&shares).finish(&to, 429, Some(-32029), 0);
+        trail_holding(&shares).finish(&to, 429, Some(crate::limits::RATE_LIMITED), 0);
         assert_eq!(shares.held("alice", None), 0);
     }
 }

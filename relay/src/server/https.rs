@@ -57,7 +57,7 @@ impl ClientTrust {
                 );
             }
             Err(e) => tracing::warn!(
-                error = %e,
+                error = %crate::error::chain(&e),
                 "HTTPS client certificate trust reload failed; keeping the previous bundle and CRL"
             ),
         }
@@ -76,10 +76,10 @@ impl ClientTrust {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| RelayError::QuicTls(e.to_string()))?
+            .map_err(|e| RelayError::tls("protocol versions", e))?
             .with_client_cert_verifier(Arc::new(Live(Arc::clone(self))))
             .with_single_cert(certs, key)
-            .map_err(|e| RelayError::QuicTls(format!("HTTPS certificate: {e}")))?;
+            .map_err(|e| RelayError::tls("HTTPS certificate", e))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
@@ -118,7 +118,7 @@ fn build(
     verifier
         .allow_unauthenticated()
         .build()
-        .map_err(|e| RelayError::QuicTls(format!("client certificate verifier: {e}")))
+        .map_err(|e| RelayError::tls("client certificate verifier", e))
 }
 
 /// The verifier rustls holds: each call goes to the trust in force.

@@ -15,16 +15,15 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, PolicySource};
 use crate::http;
 use crate::link::Shared;
 use crate::quic;
 
 /// Watches relay.toml and the policy file.
 pub(super) struct ReloadWatch {
-    /// The file holding the roles and bindings.
-    policy: PathBuf,
-    standalone: bool,
+    /// Where the roles and bindings live.
+    policy: PolicySource,
     /// relay.toml, whose `[[api_key]]` and `[auth]` are the credentials
     /// (empty when the config was not read from a file).
     config: PathBuf,
@@ -41,7 +40,6 @@ impl ReloadWatch {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut this = Self {
             policy: config.policy_source.clone(),
-            standalone: config.policy_standalone,
             config: config.path.clone(),
             relay_cert: config.quic.cert.clone(),
             modified: [None, None],
@@ -56,7 +54,7 @@ impl ReloadWatch {
     }
 
     fn mtimes(&self) -> [Option<SystemTime>; 2] {
-        [mtime(&self.policy), mtime(&self.config)]
+        [self.policy.path().and_then(mtime), mtime(&self.config)]
     }
 
     /// Reloads when either file's mtime changed since the last reload.
@@ -73,14 +71,12 @@ impl ReloadWatch {
     /// their cached keys.
     pub(super) fn reload(&mut self, app: Option<&http::AppState>) {
         let Some(app) = app else { return };
-        if self.policy.as_os_str().is_empty() && self.config.as_os_str().is_empty() {
+        if self.policy.path().is_none() && self.config.as_os_str().is_empty() {
             return;
         }
         self.modified = self.mtimes();
         let mut ok = true;
-        if !self.policy.as_os_str().is_empty() {
-            ok &= self.reload_policy(app);
-        }
+        ok &= self.reload_policy(app);
         if !self.config.as_os_str().is_empty() {
             ok &= self.reload_credentials(app);
         }
@@ -88,14 +84,18 @@ impl ReloadWatch {
     }
 
     fn reload_policy(&self, app: &http::AppState) -> bool {
-        match crate::config::reload_policy(&self.policy, self.standalone) {
+        // A policy parsed from text has no file to read again.
+        let (Some(path), Some(reloaded)) = (self.policy.path(), self.policy.reload()) else {
+            return true;
+        };
+        match reloaded {
             Ok(policy) => {
                 app.policy.store(Arc::new(policy));
-                info!(event = "policy.reloaded", source = %self.policy.display(), "policy reloaded");
+                info!(event = "policy.reloaded", source = %path.display(), "policy reloaded");
                 true
             }
             Err(e) => {
-                warn!(event = "policy.reload_failed", error = %e, "policy reload failed; the previous policy stays in force");
+                warn!(event = "policy.reload_failed", error = %crate::error::chain(&e), "policy reload failed; the previous policy stays in force");
                 false
             }
         }
@@ -154,7 +154,7 @@ pub(super) fn reload_tls(endpoint: &quinn::Endpoint, shared: &Shared) {
             recheck_links(shared);
         }
         Err(e) => {
-            warn!(event = "tls.reload_failed", error = %e, "TLS reload failed; keeping the previous certificates and CRL")
+            warn!(event = "tls.reload_failed", error = %crate::error::chain(&e), "TLS reload failed; keeping the previous certificates and CRL")
         }
     }
 }
@@ -164,7 +164,7 @@ pub(super) fn recheck_links(shared: &Shared) {
     let verifier = match sallyport_pki::tls::client_verifier(&q.trust_bundle, q.crl.as_deref()) {
         Ok(v) => v,
         Err(e) => {
-            warn!(error = %e, "cannot re-check live links");
+            warn!(error = %crate::error::chain(&e), "cannot re-check live links");
             return;
         }
     };

@@ -1,4 +1,10 @@
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::*;
+use crate::auth::AuthMethod;
 
 fn claims() -> SessionClaims {
     SessionClaims {
@@ -73,5 +79,75 @@ fn principal_hash_separates_subject_and_agent() {
     assert_ne!(
         principal_hash("alice", Some("x")),
         principal_hash("alice", Some("y"))
+    );
+}
+
+fn principal(subject: &str, agent: Option<&str>) -> Principal {
+    Principal {
+        subject: subject.into(),
+        groups: Vec::new(),
+        agent: agent.map(str::to_owned),
+        method: AuthMethod::ApiKey,
+    }
+}
+
+fn sessions(ttl_secs: u64) -> Sessions {
+    Sessions::new(
+        SessionKeys::ephemeral().expect("keys"),
+        Duration::from_secs(ttl_secs),
+    )
+}
+
+fn new_session() -> NewSession {
+    NewSession {
+        server: ServerName::new("contracts").expect("name"),
+        instance: 7,
+        upstream: Some("up-1".into()),
+    }
+}
+
+#[test]
+fn a_minted_session_resumes_for_its_principal_until_it_expires() {
+    let s = sessions(600);
+    let alice = principal("alice", Some("claude"));
+    let server = new_session().server;
+    let token = s.mint(new_session(), &alice, 1_000).expect("mint");
+    let claims = s.resume(&token, &server, &alice, 1_000).expect("resume");
+    assert_eq!(claims.instance, 7);
+    assert_eq!(claims.upstream.as_deref(), Some("up-1"));
+    assert_eq!(claims.expires, 1_600);
+    assert!(s.resume(&token, &server, &alice, 1_599).is_ok());
+    assert_eq!(
+        s.resume(&token, &server, &alice, 1_600),
+        Err(SessionError::Expired)
+    );
+}
+
+#[test]
+fn a_session_is_bound_to_its_principal_agent_and_server() {
+    let s = sessions(600);
+    let alice = principal("alice", Some("claude"));
+    let server = new_session().server;
+    let token = s.mint(new_session(), &alice, 0).expect("mint");
+    for other in [
+        principal("bob", Some("claude")),
+        principal("alice", Some("other-agent")),
+        principal("alice", None),
+    ] {
+        assert_eq!(
+            s.resume(&token, &server, &other, 0),
+            Err(SessionError::Mismatch),
+            "{other:?}"
+        );
+    }
+    let elsewhere = ServerName::new("wiki").expect("name");
+    assert_eq!(
+        s.resume(&token, &elsewhere, &alice, 0),
+        Err(SessionError::Mismatch)
+    );
+    // Another relay's keys do not open it.
+    assert_eq!(
+        sessions(600).resume(&token, &server, &alice, 0),
+        Err(SessionError::UnknownKey)
     );
 }

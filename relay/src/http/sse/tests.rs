@@ -28,7 +28,9 @@ fn event(id: Option<&str>, data: &str) -> Item {
 }
 
 fn broken() -> Item {
-    Err(ForwardError::Link("the link went away".into()))
+    Err(ForwardError::Link(crate::forward::LinkError::Ended(
+        "the event",
+    )))
 }
 
 fn request_id() -> Option<Box<RawValue>> {

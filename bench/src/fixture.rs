@@ -43,32 +43,39 @@ pub struct Fixture {
 }
 
 /// Which optional relay config sections to write: newer relays need the
-/// policy (default deny) and would print audit records on stdout without
-/// `[audit] path`; older ones refuse both keys.
+/// policy (default deny), would print audit records on stdout without
+/// `[audit] path`, and cap one caller's open streams (the bench is one
+/// caller with up to thousands of sessions); older ones refuse the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
     /// A role allowing `*/*`, bound to the bench key's group.
     pub policy: bool,
     /// `[audit] path` in the working directory.
     pub audit: bool,
+    /// `[limits] max_streams_per_principal` = [`CALLER_STREAMS`].
+    pub limits: bool,
 }
+
+/// The bench caller's share of open streams at the relay: above every
+/// scenario's sessions and streams.
+pub const CALLER_STREAMS: u32 = 1 << 20;
 
 impl Dialect {
     /// Newest first: the order to try them in.
-    pub const ALL: [Dialect; 3] = [
-        Dialect {
-            policy: true,
-            audit: true,
-        },
-        Dialect {
-            policy: true,
-            audit: false,
-        },
-        Dialect {
-            policy: false,
-            audit: false,
-        },
+    pub const ALL: [Dialect; 4] = [
+        Dialect::of(true, true, true),
+        Dialect::of(true, true, false),
+        Dialect::of(true, false, false),
+        Dialect::of(false, false, false),
     ];
+
+    const fn of(policy: bool, audit: bool, limits: bool) -> Self {
+        Self {
+            policy,
+            audit,
+            limits,
+        }
+    }
 }
 
 /// What a relay config needs besides the fixture.
@@ -205,6 +212,11 @@ impl Fixture {
         } else {
             String::new()
         };
+        let limits = if dialect.limits {
+            format!("\n[limits]\nmax_streams_per_principal = {CALLER_STREAMS}\n")
+        } else {
+            String::new()
+        };
         let policy = if dialect.policy {
             format!(
                 "\n[[role]]\nname = \"bench-all\"\nallow = [\"*/*\"]\n\n[[binding]]\nrole = \"bench-all\"\ngroups = [{}]\n",
@@ -234,7 +246,7 @@ listen = {http}
 public_url = "http://127.0.0.1:{port}"
 insecure_plain_http = true
 max_body_bytes = 4194304
-{sessions}{audit}
+{sessions}{audit}{limits}
 [[api_key]]
 sha256 = {sha}
 subject = {subject}

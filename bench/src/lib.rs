@@ -4,8 +4,9 @@
 //! Six scenarios ([`Scenario`]), each producing [`record::Record`]s (a
 //! table row and a JSON object each):
 //!
-//! 1. `overhead` — `tools/call` direct vs through relay + connector, at
-//!    several concurrencies;
+//! 1. `overhead` — `tools/call` direct vs through relay + connector (as
+//!    processes: the deployment shape, and in-process), at several
+//!    concurrencies, and a fresh session per call;
 //! 2. `stdio` — the same with a stdio upstream;
 //! 3. `bulk` — large `resources/read` (JSON and SSE) vs a bare quinn stream;
 //! 4. `connectors` — many connector links: time to connect, relay memory;
@@ -22,7 +23,9 @@
 pub mod client;
 pub mod error;
 pub mod fixture;
+pub mod goals;
 pub mod hist;
+pub mod jsonrpc;
 pub mod load;
 pub mod procs;
 pub mod record;
@@ -122,6 +125,9 @@ pub struct Options {
     pub in_process: bool,
     /// Drive only one path of the comparing scenarios (profiling).
     pub only: Option<scenarios::compare::Side>,
+    /// `overhead` only keeps a relayed load on the deployment shape for
+    /// this long, for a profiler to attach ([`scenarios::hold`]).
+    pub hold: Option<Duration>,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -149,6 +155,7 @@ impl Options {
             stdio_server: None,
             in_process: false,
             only: None,
+            hold: None,
         }
     }
 
@@ -184,7 +191,10 @@ pub fn init_crypto() {
 pub async fn run(scenario: Scenario, opts: &Options) -> Result<Vec<Record>> {
     init_crypto();
     match scenario {
-        Scenario::Overhead => scenarios::overhead::run(opts).await,
+        Scenario::Overhead => match opts.hold {
+            Some(hold) => scenarios::hold::run(opts, hold).await,
+            None => scenarios::overhead::run(opts).await,
+        },
         Scenario::Stdio => scenarios::stdio::run(opts).await,
         Scenario::Bulk => scenarios::bulk::run(opts).await,
         Scenario::Connectors => scenarios::connectors::run(opts).await,

@@ -29,6 +29,52 @@ pub trait Target: Send + Sync + 'static {
 
     /// Ends a session (best effort, not timed).
     fn close(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
+
+    /// Other processes whose CPU time counts towards this target's
+    /// operations (a relay and connector running as processes).
+    fn cpu_pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+}
+
+/// A target whose work is partly done by other processes: their CPU time
+/// is added to the bench's own in [`Outcome::cpu`].
+#[derive(Debug)]
+pub struct Accounted<T> {
+    /// The target.
+    pub inner: T,
+    /// The processes that serve it.
+    pub pids: Vec<u32>,
+}
+
+impl<T: Target> Target for Accounted<T> {
+    type Session = T::Session;
+
+    fn open(&self) -> impl Future<Output = Result<Self::Session>> + Send {
+        self.inner.open()
+    }
+
+    fn call(&self, session: &mut Self::Session) -> impl Future<Output = Result<u64>> + Send {
+        self.inner.call(session)
+    }
+
+    fn close(&self, session: Self::Session) -> impl Future<Output = ()> + Send {
+        self.inner.close(session)
+    }
+
+    fn cpu_pids(&self) -> Vec<u32> {
+        self.pids.clone()
+    }
+}
+
+/// CPU time used so far by this process and `pids`; `None` if any is
+/// unreadable.
+fn cpu_now(pids: &[u32]) -> Option<Duration> {
+    let mut total = crate::procs::self_cpu()?;
+    for &pid in pids {
+        total += crate::procs::proc_cpu(pid)?;
+    }
+    Some(total)
 }
 
 /// How long and how hard.
@@ -68,7 +114,8 @@ pub struct Outcome {
     /// Wall time from start to the last session's end.
     pub elapsed: Duration,
     /// CPU time the whole bench process used meanwhile (client, upstream,
-    /// and relay + connector when they run in-process); zero if unknown.
+    /// and relay + connector when they run in-process), plus that of the
+    /// target's [`Target::cpu_pids`]; zero if unknown.
     pub cpu: Duration,
     /// Latency of successful operations.
     pub latency: Latency,
@@ -170,7 +217,8 @@ pub async fn drive<T: Target>(
     run: Run,
 ) -> (Vec<T::Session>, Outcome) {
     let start = Instant::now();
-    let cpu_start = crate::procs::self_cpu();
+    let pids = target.cpu_pids();
+    let cpu_start = cpu_now(&pids);
     let deadline = start + run.duration;
     let mut set = JoinSet::new();
     for mut session in sessions {
@@ -219,7 +267,7 @@ pub async fn drive<T: Target>(
         }
     }
     total.elapsed = start.elapsed();
-    if let (Some(a), Some(b)) = (cpu_start, crate::procs::self_cpu()) {
+    if let (Some(a), Some(b)) = (cpu_start, cpu_now(&pids)) {
         total.cpu = b.saturating_sub(a);
     }
     (back, total)

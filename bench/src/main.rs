@@ -15,7 +15,7 @@ use sallyport_bench::{Options, Scenario};
 #[command(name = "sallyport-bench", version)]
 struct Cli {
     /// What to run.
-    #[arg(value_enum, default_value_t = What::All)]
+    #[arg(value_enum, default_value_t = What::EVERY)]
     what: What,
     /// A few seconds per scenario with small N (CI smoke; timings are not
     /// meaningful).
@@ -56,6 +56,11 @@ struct Cli {
     /// side; the ratios then read 0).
     #[arg(long, global = true, value_enum, value_name = "PATH")]
     only: Option<sallyport_bench::scenarios::compare::Side>,
+    /// With `overhead`: instead of measuring, keep a relayed echo load (at
+    /// the first --concurrency) on relay and connector processes for SECS
+    /// seconds, printing their pids first, for perf or valgrind to attach.
+    #[arg(long, global = true, value_name = "SECS")]
+    hold: Option<f64>,
     /// Worker threads of the bench's tokio runtime, which the load client,
     /// the upstream and the in-process relay + connector share [default:
     /// one per CPU]. `--workers 1` shows the cost without cross-thread
@@ -67,27 +72,32 @@ struct Cli {
     log: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum What {
-    All,
-    Overhead,
-    Stdio,
-    Bulk,
-    Connectors,
-    Streams,
-    Reconnect,
-}
+/// `all` or one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct What(Option<Scenario>);
 
 impl What {
+    const EVERY: What = What(None);
+
     fn scenarios(self) -> Vec<Scenario> {
-        match self {
-            What::All => Scenario::ALL.to_vec(),
-            What::Overhead => vec![Scenario::Overhead],
-            What::Stdio => vec![Scenario::Stdio],
-            What::Bulk => vec![Scenario::Bulk],
-            What::Connectors => vec![Scenario::Connectors],
-            What::Streams => vec![Scenario::Streams],
-            What::Reconnect => vec![Scenario::Reconnect],
+        self.0.map_or_else(|| Scenario::ALL.to_vec(), |s| vec![s])
+    }
+}
+
+impl ValueEnum for What {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: std::sync::LazyLock<Vec<What>> = std::sync::LazyLock::new(|| {
+            std::iter::once(What::EVERY)
+                .chain(Scenario::ALL.map(|s| What(Some(s))))
+                .collect()
+        });
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self.0 {
+            None => Some(clap::builder::PossibleValue::new("all").help("Every scenario, in order")),
+            Some(s) => s.to_possible_value(),
         }
     }
 }
@@ -123,6 +133,9 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
     o.sallyport.clone_from(&cli.sallyport);
     o.in_process = cli.in_process;
     o.only = cli.only;
+    if let Some(h) = cli.hold {
+        o.hold = Some(Duration::try_from_secs_f64(h).context("--hold")?);
+    }
     Ok(o)
 }
 
@@ -175,6 +188,7 @@ async fn run(cli: Cli, workers: usize) -> anyhow::Result<()> {
         Err(e) => eprintln!("[{}] FAILED: {e}", s.id()),
     })
     .await;
+    report.check_targets();
     println!("{}", report.table());
     let out = cli.out.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -147,7 +147,16 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
 /// this process has used so far; `None` where `/proc` is unreadable.
 /// Resolution: one clock tick (10 ms).
 pub fn self_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu("/proc/self/stat")
+}
+
+/// CPU time process `pid` has used so far, as [`self_cpu`].
+pub fn proc_cpu(pid: u32) -> Option<Duration> {
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_cpu(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name, which is in parentheses and may hold
     // spaces; utime and stime are fields 14 and 15 of the whole line.
     let rest = stat.rsplit_once(')')?.1;
@@ -266,10 +275,17 @@ mod tests {
         assert_eq!(parse_gauge(text, "sallyport_connectors_connected"), Some(3));
         assert_eq!(parse_gauge("x 1\n", "sallyport_connectors_connected"), None);
         assert!(self_rss_kib().expect("own RSS") > 0);
+        // Spin until 30 ms of CPU time are used (on a busy machine that
+        // takes longer than 30 ms of wall time), bounded by 10 s.
         let spin = std::time::Instant::now();
-        while spin.elapsed() < Duration::from_millis(50) {
-            std::hint::black_box(0u64);
+        let used = || self_cpu().expect("own CPU time");
+        while used() < Duration::from_millis(30) && spin.elapsed() < Duration::from_secs(10) {
+            for i in 0..100_000u64 {
+                std::hint::black_box(i);
+            }
         }
-        assert!(self_cpu().expect("own CPU time") >= Duration::from_millis(30));
+        assert!(used() >= Duration::from_millis(30));
+        let own = proc_cpu(std::process::id()).expect("own CPU time by pid");
+        assert!(own >= Duration::from_millis(30));
     }
 }

@@ -3,7 +3,6 @@
 //! and `bench/results/latest.json`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -125,6 +124,16 @@ pub struct Failure {
     pub error: String,
 }
 
+/// Appends one markdown table row.
+fn row(out: &mut String, cells: &[&str]) {
+    for c in cells {
+        out.push_str("| ");
+        out.push_str(c);
+        out.push(' ');
+    }
+    out.push_str("|\n");
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -142,6 +151,9 @@ pub struct Report {
     pub records: Vec<Record>,
     /// Scenarios that failed to run.
     pub failures: Vec<Failure>,
+    /// The performance targets held against the records (filled by
+    /// [`Report::check_targets`]).
+    pub targets: Vec<crate::goals::Check>,
 }
 
 /// The machine a report was made on.
@@ -191,38 +203,52 @@ impl Report {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         Self {
-            schema: 1,
+            schema: 2,
             date,
             mode: mode.to_owned(),
             command,
             host: Host::probe(),
             records: Vec::new(),
             failures: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
-    /// The markdown table of every record, then the failures.
+    /// Holds every target of [`crate::goals::GOALS`] against the records
+    /// so far.
+    pub fn check_targets(&mut self) {
+        self.targets = crate::goals::check_all(&self.records);
+    }
+
+    /// The markdown table of every record, then the failures; then, once
+    /// [`Report::check_targets`] ran, the table of targets.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "| scenario | case | figures | vs baseline | errors |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
+        row(
+            &mut out,
+            &["scenario", "case", "figures", "vs baseline", "errors"],
+        );
+        row(&mut out, &["---"; 5]);
         for r in &self.records {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                r.scenario,
-                r.case,
-                r.text,
-                if r.ratio_text.is_empty() {
-                    "–"
-                } else {
-                    &r.ratio_text
-                },
-                r.errors
-            );
+            let ratio = if r.ratio_text.is_empty() {
+                "–"
+            } else {
+                &r.ratio_text
+            };
+            let errors = r.errors.to_string();
+            row(&mut out, &[&r.scenario, &r.case, &r.text, ratio, &errors]);
         }
         for f in &self.failures {
-            let _ = writeln!(out, "| {} | FAILED | {} | | |", f.scenario, f.error);
+            row(&mut out, &[&f.scenario, "FAILED", &f.error, "", ""]);
+        }
+        if !self.targets.is_empty() {
+            out.push('\n');
+            row(&mut out, &["target", "record", "measured", ""]);
+            row(&mut out, &["---"; 4]);
+            for c in &self.targets {
+                let measured = c.measured_text();
+                row(&mut out, &[&c.target, &c.record, &measured, c.verdict()]);
+            }
         }
         out
     }
@@ -266,5 +292,9 @@ mod tests {
         let t = r.table();
         assert_eq!(t.lines().count(), 4, "{t}");
         assert!(t.contains("| overhead | c=1 | 1 req/s | – | 0 |"), "{t}");
+        r.check_targets();
+        let t = r.table();
+        assert_eq!(t.lines().count(), 4 + 3 + crate::goals::GOALS.len(), "{t}");
+        assert!(t.contains("| not measured | – |"), "{t}");
     }
 }

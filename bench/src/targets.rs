@@ -1,6 +1,6 @@
 //! The [`Target`]s the scenarios load: MCP over HTTP (direct or relayed)
-//! calling `echo` or reading a resource, and a stdio server driven
-//! directly over its pipes.
+//! calling `echo` or reading a resource, a whole session per call, and a
+//! stdio server driven directly over its pipes.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -50,6 +50,32 @@ impl Target for Http {
     async fn close(&self, s: Session) {
         let _ = self.client.delete(&s).await;
     }
+}
+
+/// A new session per call, as some clients do for every tool call: one
+/// operation is `initialize` → `notifications/initialized` → `tools/call`
+/// of `echo` → `DELETE`, timed as a whole.
+#[derive(Debug)]
+pub struct FreshSession {
+    /// The endpoint.
+    pub client: Client,
+}
+
+impl Target for FreshSession {
+    type Session = ();
+
+    async fn open(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn call(&self, (): &mut ()) -> Result<u64> {
+        let mut s = self.client.initialize().await?;
+        self.client.echo(&mut s, ECHO_MESSAGE).await?;
+        self.client.delete(&s).await?;
+        Ok(0)
+    }
+
+    async fn close(&self, (): ()) {}
 }
 
 /// The stdio server driven directly: one child per session, one JSON-RPC

@@ -25,13 +25,13 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{BenchError, Result};
+use crate::jsonrpc::{Request, echo_result};
 
 /// Largest resource the server makes.
 pub const MAX_RESOURCE: usize = 64 * 1024 * 1024;
@@ -129,32 +129,6 @@ impl Drop for Upstream {
     }
 }
 
-#[derive(Deserialize)]
-struct Request<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    method: &'a str,
-    #[serde(borrow)]
-    params: Option<Params<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Params<'a> {
-    #[serde(borrow)]
-    name: Option<&'a str>,
-    #[serde(borrow)]
-    arguments: Option<Args<'a>>,
-    #[serde(borrow)]
-    uri: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct Args<'a> {
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-}
-
 async fn handle_post(State(app): State<Arc<AppState>>, body: Bytes) -> Response {
     app.stats.requests.fetch_add(1, Ordering::Relaxed);
     let req: Request<'_> = match serde_json::from_slice(&body) {
@@ -180,19 +154,10 @@ async fn handle_post(State(app): State<Arc<AppState>>, body: Bytes) -> Response 
         "tools/list" => json(format!(
             r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"echo","description":"Echo the message back.","inputSchema":{{"type":"object","properties":{{"message":{{"type":"string"}}}},"required":["message"]}}}}]}}}}"#
         )),
-        "tools/call" => {
-            let message = params
-                .filter(|p| p.name == Some("echo"))
-                .and_then(|p| p.arguments.as_ref())
-                .and_then(|a| a.message);
-            match message {
-                Some(m) => json(format!(
-                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{}}}]}}}}"#,
-                    m.get()
-                )),
-                None => json(error_body(id, -32602, "only echo {message} is served")),
-            }
-        }
+        "tools/call" => match req.echo_message() {
+            Some(m) => json(echo_result(id, m)),
+            None => json(error_body(id, -32602, "only echo {message} is served")),
+        },
         "resources/read" => match params.and_then(|p| p.uri).and_then(parse_uri) {
             Some((sse, n, uri)) => resource(&app, id, uri, sse, n),
             None => json(error_body(

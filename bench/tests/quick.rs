@@ -46,9 +46,16 @@ fn assert_measured(records: &[Record], expected: usize, figure: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overhead_quick() {
     let records = run_bounded(Scenario::Overhead, &tiny()).await;
-    // direct and relayed, at concurrency 1 and 4.
-    assert_measured(&records, 4, "ops");
+    // direct and in-process, at concurrency 1 and 4, then a fresh session
+    // per call (no deployment-shape rows without the binary).
+    assert_measured(&records, 6, "ops");
+    assert_eq!(records[1].case, "in-process c=1", "{records:#?}");
     assert!(records[1].ratios.contains_key("req_per_s"), "{records:#?}");
+    assert_eq!(records[5].case, "in-process fresh session", "{records:#?}");
+    assert!(
+        records[5].ratios.contains_key("added_p50_us"),
+        "{records:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

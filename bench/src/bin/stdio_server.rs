@@ -7,32 +7,7 @@
 
 use std::io::{BufRead, BufWriter, Write};
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-#[derive(Deserialize)]
-struct Request<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    method: &'a str,
-    #[serde(borrow)]
-    params: Option<Params<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Params<'a> {
-    #[serde(borrow)]
-    name: Option<&'a str>,
-    #[serde(borrow)]
-    arguments: Option<Args<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Args<'a> {
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-}
+use sallyport_bench::jsonrpc::{Request, echo_result};
 
 /// The answer line to one request line; `None` for notifications.
 fn answer(line: &str) -> Option<String> {
@@ -54,17 +29,8 @@ fn answer(line: &str) -> Option<String> {
         "tools/list" => format!(
             r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"echo","inputSchema":{{"type":"object","properties":{{"message":{{"type":"string"}}}}}}}}]}}}}"#
         ),
-        "tools/call" => match req
-            .params
-            .as_ref()
-            .filter(|p| p.name == Some("echo"))
-            .and_then(|p| p.arguments.as_ref())
-            .and_then(|a| a.message)
-        {
-            Some(m) => format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{}}}]}}}}"#,
-                m.get()
-            ),
+        "tools/call" => match req.echo_message() {
+            Some(m) => echo_result(id, m),
             None => format!(
                 r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32602,"message":"only echo {{message}} is served"}}}}"#
             ),

@@ -9,44 +9,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Options;
-use crate::client::{Client, http_client};
 use crate::error::Result;
-use crate::fixture::{Fixture, UpstreamSpec};
 use crate::load::{self, Outcome, Run};
 use crate::record::{Record, count, latency_text};
+use crate::scenarios::bed::Bed;
 use crate::scenarios::compare::{self, Pair, Plan, ratio};
 use crate::scenarios::rawquic::RawQuic;
-use crate::targets::{Http, Op};
+use crate::targets::Op;
 use crate::tunnel::Tunnel;
-use crate::upstream::Upstream;
-
-const SERVER: &str = "bench";
 
 /// Runs the scenario.
 pub async fn run(opts: &Options) -> Result<Vec<Record>> {
-    let fx = Fixture::new()?;
-    let upstream = Upstream::start().await?;
-    let tunnel = Tunnel::start(
-        &fx,
-        &[UpstreamSpec::Http {
-            name: SERVER.into(),
-            url: upstream.url.clone(),
-        }],
-    )
-    .await?;
-    let result = measure(opts, &fx, &upstream, &tunnel).await;
-    tunnel.stop().await;
-    upstream.stop().await;
+    let bed = Bed::start().await?;
+    let result = match bed.tunnel().await {
+        Ok(tunnel) => {
+            let r = measure(opts, &bed, &tunnel).await;
+            tunnel.stop().await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    bed.stop().await;
     result
 }
 
-async fn measure(
-    opts: &Options,
-    fx: &Fixture,
-    upstream: &Upstream,
-    tunnel: &Tunnel,
-) -> Result<Vec<Record>> {
-    let http = http_client()?;
+async fn measure(opts: &Options, bed: &Bed, tunnel: &Tunnel) -> Result<Vec<Record>> {
     let plan = Plan {
         duration: opts.bulk_duration,
         rounds: opts.rounds,
@@ -59,20 +46,14 @@ async fn measure(
         let label = size_label(size);
         let modes = ["json", "sse"].map(|mode| {
             let uri = format!("bench://{mode}/{size}");
-            let direct = Http {
-                client: Client::new(http.clone(), upstream.url.clone(), None)?,
-                op: Op::Read(uri.clone()),
-            };
-            let relayed = Http {
-                client: Client::new(http.clone(), tunnel.url(SERVER), Some(&fx.bearer()))?,
-                op: Op::Read(uri),
-            };
+            let direct = bed.direct(Op::Read(uri.clone()))?;
+            let relayed = bed.relayed(&tunnel.base, Op::Read(uri))?;
             Ok::<_, crate::error::BenchError>((mode, Arc::new(direct), Arc::new(relayed)))
         });
         let modes = modes.into_iter().collect::<Result<Vec<_>>>()?;
         // The bare quinn ceiling and both modes take turns round by round,
         // so that a ratio compares runs made within seconds of each other.
-        let quinn = Arc::new(RawQuic::connect(fx, size).await?);
+        let quinn = Arc::new(RawQuic::connect(&bed.fx, size).await?);
         let mut streams = load::open_sessions(&quinn, 1, 1, plan.duration).await?;
         if !plan.warmup.is_zero() {
             (streams, _) = load::drive(&quinn, streams, Run::of(plan.warmup)).await;

@@ -54,6 +54,27 @@ const OPEN_PARALLEL: usize = 32;
 /// Time allowed to open every session of one path.
 const OPEN_LIMIT: Duration = Duration::from_secs(120);
 
+/// The baseline and any number of relayed paths, measured together.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    /// The baseline.
+    pub direct: Outcome,
+    /// Each relayed path, in the order given.
+    pub relayed: Vec<Outcome>,
+}
+
+impl Plan {
+    /// The plan of the latency scenarios from the run's options.
+    pub fn of(opts: &crate::Options) -> Self {
+        Self {
+            duration: opts.duration,
+            rounds: opts.rounds,
+            warmup: opts.warmup,
+            only: opts.only,
+        }
+    }
+}
+
 /// Runs `c` sessions on each path per `plan`.
 pub async fn alternate<D: Target, R: Target>(
     direct: &Arc<D>,
@@ -61,53 +82,102 @@ pub async fn alternate<D: Target, R: Target>(
     c: usize,
     plan: Plan,
 ) -> Result<Pair> {
+    let mut g = alternate_all(direct, std::slice::from_ref(relayed), c, plan).await?;
+    Ok(Pair {
+        direct: g.direct,
+        relayed: g.relayed.pop().unwrap_or_default(),
+    })
+}
+
+/// Runs `c` sessions on the baseline and on each relayed path per `plan`;
+/// round `r` starts with path `r mod (paths)` (the baseline is path 0), so
+/// each path runs first, between, and last in turn.
+pub async fn alternate_all<D: Target, R: Target>(
+    direct: &Arc<D>,
+    relayed: &[Arc<R>],
+    c: usize,
+    plan: Plan,
+) -> Result<Group> {
     let wants = |side| plan.only.is_none_or(|only| only == side);
     let n = |side| if wants(side) { c } else { 0 };
     let mut ds = load::open_sessions(direct, n(Side::Direct), OPEN_PARALLEL, OPEN_LIMIT).await?;
-    let opened = load::open_sessions(relayed, n(Side::Relayed), OPEN_PARALLEL, OPEN_LIMIT).await;
-    let mut rs = match opened {
-        Ok(rs) => rs,
-        Err(e) => {
-            load::close_sessions(direct, ds).await;
-            return Err(e);
-        }
-    };
-    let warmup = Run::of(plan.warmup);
-    if !plan.warmup.is_zero() {
-        if wants(Side::Direct) {
-            (ds, _) = load::drive(direct, ds, warmup).await;
-        }
-        if wants(Side::Relayed) {
-            (rs, _) = load::drive(relayed, rs, warmup).await;
+    let mut rs = Vec::with_capacity(relayed.len());
+    for target in relayed {
+        match load::open_sessions(target, n(Side::Relayed), OPEN_PARALLEL, OPEN_LIMIT).await {
+            Ok(s) => rs.push(s),
+            Err(e) => {
+                load::close_sessions(direct, ds).await;
+                for (t, s) in relayed.iter().zip(rs) {
+                    load::close_sessions(t, s).await;
+                }
+                return Err(e);
+            }
         }
     }
+    let paths = relayed.len() + 1;
+    let mut group = Group {
+        direct: Outcome::default(),
+        relayed: vec![Outcome::default(); relayed.len()],
+    };
     let rounds = plan.rounds.max(1);
-    let slice = Run::of(plan.duration / rounds);
-    let mut pair = Pair::default();
-    for round in 0..rounds {
-        let order = if round % 2 == 0 {
-            [Side::Direct, Side::Relayed]
-        } else {
-            [Side::Relayed, Side::Direct]
-        };
-        for side in order.into_iter().filter(|&s| wants(s)) {
-            match side {
-                Side::Direct => {
-                    let d;
-                    (ds, d) = load::drive(direct, ds, slice).await;
-                    pair.direct.merge(&d);
+    // Round `None` is the unmeasured warm-up.
+    let warmup = (!plan.warmup.is_zero()).then_some(None);
+    for round in warmup.into_iter().chain((0..rounds).map(Some)) {
+        let run = Run::of(match round {
+            None => plan.warmup,
+            Some(_) => plan.duration / rounds,
+        });
+        let first = round.unwrap_or(0) as usize % paths;
+        for path in (0..paths).map(|i| (first + i) % paths) {
+            if path == 0 {
+                if !wants(Side::Direct) {
+                    continue;
                 }
-                Side::Relayed => {
-                    let r;
-                    (rs, r) = load::drive(relayed, rs, slice).await;
-                    pair.relayed.merge(&r);
+                let o;
+                (ds, o) = load::drive(direct, ds, run).await;
+                if round.is_some() {
+                    group.direct.merge(&o);
+                }
+            } else if wants(Side::Relayed) {
+                let i = path - 1;
+                let o;
+                (rs[i], o) = load::drive(&relayed[i], std::mem::take(&mut rs[i]), run).await;
+                if round.is_some() {
+                    group.relayed[i].merge(&o);
                 }
             }
         }
     }
     load::close_sessions(direct, ds).await;
-    load::close_sessions(relayed, rs).await;
-    Ok(pair)
+    for (t, s) in relayed.iter().zip(rs) {
+        load::close_sessions(t, s).await;
+    }
+    Ok(group)
+}
+
+/// Each concurrency of `concurrency` in turn: the baseline (`baseline
+/// c=N`) and every named relayed path (`<name> c=N`, with its ratios
+/// against the baseline), each record noting `note(c)`.
+pub async fn sweep<D: Target, R: Target>(
+    scenario: &str,
+    (baseline, direct): (&str, &Arc<D>),
+    relayed: &[(&str, Arc<R>)],
+    concurrency: &[usize],
+    plan: Plan,
+    note: impl Fn(usize) -> String,
+) -> Result<Vec<Record>> {
+    let targets: Vec<Arc<R>> = relayed.iter().map(|(_, t)| Arc::clone(t)).collect();
+    let names: Vec<&str> = relayed.iter().map(|(n, _)| *n).collect();
+    let mut records = Vec::new();
+    for &c in concurrency {
+        let group = alternate_all(direct, &targets, c, plan).await?;
+        let mut rs = group_records(scenario, &format!("c={c}"), &group, baseline, &names);
+        for r in &mut rs {
+            r.notes.push(note(c));
+        }
+        records.extend(rs);
+    }
+    Ok(records)
 }
 
 /// Figures every outcome record carries.
@@ -129,20 +199,44 @@ pub fn outcome_record(scenario: &str, case: String, o: &Outcome) -> Record {
     r
 }
 
-/// Two records for a latency/throughput pair; the relayed one carries
-/// the ratios (`req_per_s` relayed/direct) and the added latency.
-pub fn latency_records(scenario: &str, case: &str, pair: &Pair, baseline: &str) -> Vec<Record> {
-    let d = outcome_record(scenario, format!("{baseline} {case}"), &pair.direct);
-    let mut r = outcome_record(scenario, format!("relayed {case}"), &pair.relayed);
-    let ds = pair.direct.latency.summary();
-    let rs = pair.relayed.latency.summary();
-    let rate = ratio(pair.relayed.rate(), pair.direct.rate());
+/// The baseline's record (`<baseline> <case>`), then one per relayed path
+/// (`<name> <case>`) carrying the ratios against the baseline (`req_per_s`
+/// relayed/direct) and the latency and CPU it adds.
+pub fn group_records(
+    scenario: &str,
+    case: &str,
+    group: &Group,
+    baseline: &str,
+    names: &[&str],
+) -> Vec<Record> {
+    let mut out = vec![outcome_record(
+        scenario,
+        format!("{baseline} {case}"),
+        &group.direct,
+    )];
+    for (name, relayed) in names.iter().zip(&group.relayed) {
+        out.push(relayed_record(
+            scenario,
+            format!("{name} {case}"),
+            &group.direct,
+            relayed,
+        ));
+    }
+    out
+}
+
+/// The record of `relayed`, with its ratios against `direct`.
+pub fn relayed_record(scenario: &str, case: String, direct: &Outcome, relayed: &Outcome) -> Record {
+    let mut r = outcome_record(scenario, case, relayed);
+    let ds = direct.latency.summary();
+    let rs = relayed.latency.summary();
+    let rate = ratio(relayed.rate(), direct.rate());
     r.ratio("req_per_s", rate)
         .ratio("added_p50_us", rs.p50_us - ds.p50_us)
         .ratio("added_p90_us", rs.p90_us - ds.p90_us)
         .ratio("added_p99_us", rs.p99_us - ds.p99_us)
         .ratio("p50", ratio(rs.p50_us, ds.p50_us));
-    let added_cpu = pair.relayed.cpu_us_per_op() - pair.direct.cpu_us_per_op();
+    let added_cpu = relayed.cpu_us_per_op() - direct.cpu_us_per_op();
     r.ratio("added_cpu_us_per_req", added_cpu);
     r.ratio_text = format!(
         "×{rate:.2} req/s · {} p50 · {} p99 · {} CPU/req",
@@ -150,7 +244,7 @@ pub fn latency_records(scenario: &str, case: &str, pair: &Pair, baseline: &str) 
         signed_us(rs.p99_us - ds.p99_us),
         signed_us(added_cpu)
     );
-    vec![d, r]
+    r
 }
 
 /// `a / b`, 0 when `b` is 0.

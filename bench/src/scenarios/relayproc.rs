@@ -116,6 +116,14 @@ impl RelayUnderTest {
         }
     }
 
+    /// The relay's process id (None in-process).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Process { proc, .. } => Some(proc.pid()),
+            Kind::InProcess(_) => None,
+        }
+    }
+
     /// Links the relay reports.
     pub async fn links(&self) -> Result<u64> {
         match &self.kind {
@@ -239,4 +247,62 @@ pub fn spawn_connector(
         &["connector", "--config", &config_arg],
         fx.dir().join("connector.log"),
     )
+}
+
+/// The deployment shape: a `sallyport relay` and a `sallyport connector`
+/// process offering `upstreams`, linked.
+#[derive(Debug)]
+pub struct Deployed {
+    /// The relay process.
+    pub relay: RelayUnderTest,
+    /// The connector process.
+    pub connector: Proc,
+}
+
+impl Deployed {
+    /// Starts both processes (`opts.in_process` is ignored: this shape
+    /// needs the binary); returns once the relay reports the link.
+    pub async fn start(fx: &Fixture, opts: &Options, upstreams: &[UpstreamSpec]) -> Result<Self> {
+        let names: Vec<&str> = upstreams.iter().map(UpstreamSpec::name).collect();
+        let opts = Options {
+            in_process: false,
+            ..opts.clone()
+        };
+        let relay = RelayUnderTest::start(fx, &opts, &names, 16, None).await?;
+        let connector = match spawn_connector(fx, &opts, relay.quic, upstreams) {
+            Ok(c) => c,
+            Err(e) => {
+                relay.stop().await;
+                return Err(e);
+            }
+        };
+        let deployed = Self { relay, connector };
+        match deployed.relay.wait_links(1, crate::tunnel::READY).await {
+            Ok(()) => Ok(deployed),
+            Err(e) => {
+                deployed.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The client URL of `server`.
+    pub fn url(&self, server: &str) -> String {
+        self.relay.url(server)
+    }
+
+    /// The process ids of relay and connector.
+    pub fn pids(&self) -> Vec<u32> {
+        self.relay
+            .pid()
+            .into_iter()
+            .chain([self.connector.pid()])
+            .collect()
+    }
+
+    /// Kills the connector, then the relay.
+    pub async fn stop(mut self) {
+        let _ = self.connector.kill().await;
+        self.relay.stop().await;
+    }
 }

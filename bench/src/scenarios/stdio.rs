@@ -73,23 +73,19 @@ async fn measure(
         client: Client::new(http_client()?, tunnel.url(SERVER), Some(&fx.bearer()))?,
         op: Op::Echo,
     });
-    let plan = Plan {
-        duration: opts.duration,
-        rounds: opts.rounds,
-        warmup: opts.warmup,
-        only: opts.only,
-    };
-    let mut records = Vec::new();
-    for &c in &opts.stdio_concurrency {
-        let pair = compare::alternate(&direct, &relayed, c, plan).await?;
-        let mut rs = compare::latency_records("stdio", &format!("c={c}"), &pair, "pipes");
-        for r in &mut rs {
-            r.notes.push(format!(
+    let plan = Plan::of(opts);
+    compare::sweep(
+        "stdio",
+        ("pipes", &direct),
+        &[("relayed", relayed)],
+        &opts.stdio_concurrency,
+        plan,
+        |c| {
+            format!(
                 "{c} sessions (one child process each), {:?} per path in {} alternating rounds",
                 plan.duration, plan.rounds
-            ));
-        }
-        records.extend(rs);
-    }
-    Ok(records)
+            )
+        },
+    )
+    .await
 }

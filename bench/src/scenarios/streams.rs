@@ -14,18 +14,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::Options;
-use crate::client::{Client, OpenStream, Session, http_client};
+use crate::client::{Client, OpenStream, Session};
 use crate::error::Result;
-use crate::fixture::{Fixture, UpstreamSpec};
 use crate::load;
-use crate::procs::Proc;
 use crate::record::{Record, count, us};
-use crate::scenarios::relayproc::{RelayUnderTest, spawn_connector};
-use crate::targets::{Http, Op};
+use crate::scenarios::bed::Bed;
+use crate::scenarios::relayproc::Deployed;
+use crate::targets::Op;
 use crate::tunnel::Tunnel;
-use crate::upstream::Upstream;
-
-const SERVER: &str = "bench";
 /// Streams being opened at once.
 const PARALLEL: usize = 64;
 /// Time one stream may take to open (first event received).
@@ -35,44 +31,35 @@ const GIVE_UP_AFTER: u64 = 64;
 
 /// The tunnel under test.
 enum Under {
-    Procs {
-        relay: Box<RelayUnderTest>,
-        connector: Proc,
-    },
+    Procs(Box<Deployed>),
     InProcess(Tunnel),
 }
 
 impl Under {
     fn rss(&self) -> Result<(Option<u64>, Option<u64>)> {
         match self {
-            Under::Procs { relay, connector } => Ok((relay.rss_kib()?, Some(connector.rss_kib()?))),
+            Under::Procs(d) => Ok((d.relay.rss_kib()?, Some(d.connector.rss_kib()?))),
             Under::InProcess(_) => Ok((None, None)),
         }
     }
 
     async fn in_flight(&self) -> Result<u64> {
         match self {
-            Under::Procs { relay, .. } => relay.in_flight().await,
+            Under::Procs(d) => d.relay.in_flight().await,
             Under::InProcess(t) => Ok(t.in_flight()),
         }
     }
 
-    fn url(&self) -> String {
+    fn base(&self) -> &str {
         match self {
-            Under::Procs { relay, .. } => relay.url(SERVER),
-            Under::InProcess(t) => t.url(SERVER),
+            Under::Procs(d) => &d.relay.base,
+            Under::InProcess(t) => &t.base,
         }
     }
 
     async fn stop(self) {
         match self {
-            Under::Procs {
-                relay,
-                mut connector,
-            } => {
-                let _ = connector.kill().await;
-                relay.stop().await;
-            }
+            Under::Procs(d) => d.stop().await,
             Under::InProcess(t) => t.stop().await,
         }
     }
@@ -80,45 +67,30 @@ impl Under {
 
 /// Runs the scenario.
 pub async fn run(opts: &Options) -> Result<Vec<Record>> {
-    let fx = Fixture::new()?;
-    let upstream = Upstream::start().await?;
-    let ups = [UpstreamSpec::Http {
-        name: SERVER.into(),
-        url: upstream.url.clone(),
-    }];
+    let bed = Bed::start().await?;
     let under = if opts.in_process {
-        Under::InProcess(Tunnel::start(&fx, &ups).await?)
+        bed.tunnel().await.map(Under::InProcess)
     } else {
-        let relay = RelayUnderTest::start(&fx, opts, &[SERVER], 16, None).await?;
-        let connector = spawn_connector(&fx, opts, relay.quic, &ups)?;
-        let up = relay.wait_links(1, crate::tunnel::READY).await;
-        let under = Under::Procs {
-            relay: Box::new(relay),
-            connector,
-        };
-        if let Err(e) = up {
-            under.stop().await;
-            return Err(e);
-        }
-        under
+        Deployed::start(&bed.fx, opts, &bed.specs())
+            .await
+            .map(|d| Under::Procs(Box::new(d)))
     };
-    let result = measure(opts, &fx, &upstream, &under).await;
-    under.stop().await;
-    upstream.stop().await;
+    let result = match under {
+        Ok(under) => {
+            let r = measure(opts, &bed, &under).await;
+            under.stop().await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    bed.stop().await;
     result
 }
 
-async fn measure(
-    opts: &Options,
-    fx: &Fixture,
-    upstream: &Upstream,
-    under: &Under,
-) -> Result<Vec<Record>> {
+async fn measure(opts: &Options, bed: &Bed, under: &Under) -> Result<Vec<Record>> {
+    let upstream = &bed.upstream;
     let s = opts.streams;
-    let target = Arc::new(Http {
-        client: Client::new(http_client()?, under.url(), Some(&fx.bearer()))?,
-        op: Op::Echo,
-    });
+    let target = Arc::new(bed.relayed(under.base(), Op::Echo)?);
     let sessions = load::open_sessions(
         &target,
         s,

@@ -152,7 +152,7 @@ impl RunningDemo {
             ended = self.tasks.join_next() => ended.map(task_failure),
         };
         if let Some(e) = &failure {
-            warn!(error = %e, "demo part stopped; shutting the demo down");
+            warn!(error = %sallyport_relay::error::chain(e), "demo part stopped; shutting the demo down");
         }
         self.stop().await?;
         failure.map_or(Ok(()), Err)
@@ -168,7 +168,7 @@ impl RunningDemo {
                 match ended {
                     Ok((_, Ok(()))) => {}
                     Ok((part, Err(e))) => {
-                        warn!(part, error = %e, "demo part failed while stopping");
+                        warn!(part, error = %sallyport_relay::error::chain(&e), "demo part failed while stopping");
                         first_error.get_or_insert(e);
                     }
                     Err(e) => warn!(error = %e, "demo task panicked"),
